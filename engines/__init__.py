@@ -1,0 +1,1 @@
+"""Engine adapters: one per backend, each yielding Arrow record batches."""

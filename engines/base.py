@@ -1,0 +1,90 @@
+"""What every engine adapter provides, and the one helper they share for sync drivers."""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
+
+import structlog
+import trio
+
+from qflux.core import EngineType, Result, Session
+
+T = TypeVar("T")
+log = structlog.get_logger("qflux.engines")
+
+#: How long a cancelled query may take to stop at the engine before we stop waiting.
+CANCEL_GRACE_SECS = 5.0
+
+
+class Engine(abc.ABC):
+    """One backend cluster. `execute` is an async context manager so the engine owns
+    the backend query's whole life: leaving the block (normally, by error, or by
+    cancellation) releases or cancels it before the block exits.
+    """
+
+    engine_type: EngineType
+    name: str
+
+    @abc.abstractmethod
+    def execute(self, sql: str, session: Session) -> AbstractAsyncContextManager[Result]:
+        """Start `sql`; the Result streams batches on demand."""
+
+    @abc.abstractmethod
+    async def health_check(self) -> None:
+        """Raise if the engine cannot answer a trivial query."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and threads."""
+
+    @property
+    def active_calls(self) -> int:
+        """Driver calls still running in worker threads (0 once a cancel completed)."""
+        return 0
+
+
+async def run_interruptible(
+    fn: Callable[[], T],
+    interrupt: Callable[[], object],
+    limiter: trio.CapacityLimiter,
+    *,
+    engine: str,
+) -> T:
+    """Run a blocking driver call in a worker thread; on cancellation, interrupt it.
+
+    The thread is abandoned on cancel so the caller's scope unwinds at once, then
+    `interrupt()` asks the driver to stop and we wait (shielded, bounded) for the
+    worker to actually return, so no orphan keeps burning the backend.
+    """
+    finished = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def call() -> T:
+        try:
+            return fn()
+        finally:
+            try:
+                token.run_sync_soon(finished.set)
+            except trio.RunFinishedError:
+                pass
+
+    try:
+        return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
+    except trio.Cancelled:
+        started = time.perf_counter()
+        interrupt()
+        with trio.move_on_after(CANCEL_GRACE_SECS) as grace:
+            grace.shield = True
+            await finished.wait()
+        if grace.cancelled_caught:
+            log.warning("engine call did not stop after interrupt", engine=engine)
+        else:
+            log.debug(
+                "engine call interrupted",
+                engine=engine,
+                stop_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        raise

@@ -1,0 +1,189 @@
+"""DuckDB, embedded: each query gets its own cursor, driven from worker threads.
+
+DuckDB's Python API is synchronous, so every call that may take time (binding,
+executing DML, pulling the next Arrow batch) runs in a worker thread under this
+engine's own CapacityLimiter. Cancellation calls `cursor.interrupt()` and waits for
+the worker, so a cancelled query stops at the engine and the database stays usable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+import trio
+
+from qflux.core import (
+    EngineType,
+    ErrorCode,
+    FrontendProtocol,
+    QueryError,
+    Result,
+    Session,
+)
+
+from .base import Engine, run_interruptible
+
+T = TypeVar("T")
+
+#: Rows per Arrow batch pulled from DuckDB: large enough to amortise a thread hop,
+#: small enough that one batch of wide rows stays a few MB.
+BATCH_ROWS = 65_536
+
+_ERROR_CODES: dict[type[BaseException], ErrorCode] = {
+    duckdb.ParserException: ErrorCode.SYNTAX_ERROR,
+    duckdb.CatalogException: ErrorCode.NOT_FOUND,
+    duckdb.BinderException: ErrorCode.SEMANTIC_ERROR,
+    duckdb.ConversionException: ErrorCode.INVALID_ARGUMENT,
+    duckdb.InvalidInputException: ErrorCode.INVALID_ARGUMENT,
+    duckdb.OutOfRangeException: ErrorCode.INVALID_ARGUMENT,
+    duckdb.NotImplementedException: ErrorCode.NOT_SUPPORTED,
+    duckdb.ConstraintException: ErrorCode.SEMANTIC_ERROR,
+    duckdb.DataError: ErrorCode.INVALID_ARGUMENT,
+    duckdb.ProgrammingError: ErrorCode.SEMANTIC_ERROR,
+}
+
+
+def to_query_error(exc: duckdb.Error) -> QueryError:
+    """Map a DuckDB exception to a client-facing error keeping DuckDB's own message."""
+    for cls in type(exc).__mro__:
+        code = _ERROR_CODES.get(cls)
+        if code is not None:
+            return QueryError(code, str(exc), cause_type=type(exc).__name__)
+    return QueryError(ErrorCode.ENGINE_ERROR, str(exc), cause_type=type(exc).__name__)
+
+
+class DuckDbEngine(Engine):
+    """An in-process DuckDB database (`databasePath`, or in memory when absent)."""
+
+    engine_type = EngineType.DUCKDB
+
+    def __init__(self, name: str, database_path: str | None, max_threads: int = 8) -> None:
+        self.name = name
+        # Lossless export: UUID, JSON, TIME WITH TIME ZONE and HUGEINT arrive as Arrow
+        # extension types, so frontends still know the SQL type, not just "string".
+        self._conn = duckdb.connect(
+            database_path or ":memory:", config={"arrow_lossless_conversion": True}
+        )
+        self._limiter = trio.CapacityLimiter(max_threads)
+        self._active = 0
+        self._active_lock = threading.Lock()
+
+    @property
+    def active_calls(self) -> int:
+        return self._active
+
+    async def _call(self, cursor: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
+        def tracked() -> T:
+            with self._active_lock:
+                self._active += 1
+            try:
+                return fn()
+            finally:
+                with self._active_lock:
+                    self._active -= 1
+
+        try:
+            return await run_interruptible(
+                tracked, cursor.interrupt, self._limiter, engine=self.name
+            )
+        except duckdb.Error as exc:
+            raise to_query_error(exc) from exc
+
+    @asynccontextmanager
+    async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
+        cursor = self._conn.cursor()
+        result = _DuckDbResult(self, cursor)
+        try:
+            # One thread hop starts the query and reads ahead, so a small result is
+            # complete (and known to be) without a second hop.
+            await self._call(cursor, lambda: result.start(sql, _use_statement(session)))
+            yield result
+        finally:
+            if result.exhausted:
+                cursor.close()  # nothing running: closing is instant
+            else:  # may have to tear down a running query: off the Trio thread
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(cursor.close, limiter=self._limiter)
+
+    async def health_check(self) -> None:
+        async with self.execute("SELECT 1", _HEALTH_SESSION) as result:
+            async for _ in result:
+                pass
+
+    async def aclose(self) -> None:
+        await trio.to_thread.run_sync(self._conn.close, limiter=self._limiter)
+
+    def run_sync(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run setup SQL directly (tests, examples); not for the query path."""
+        cursor = self._conn.cursor()
+        try:
+            relation = cursor.sql(sql)
+            return relation.fetchall() if relation is not None else []
+        finally:
+            cursor.close()
+
+
+class _DuckDbResult(Result):
+    """Batches pulled from a DuckDB Arrow reader, one worker-thread call per batch."""
+
+    def __init__(self, engine: DuckDbEngine, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._engine = engine
+        self._cursor = cursor
+        self._reader: pa.RecordBatchReader | None = None
+        self._ahead: list[pa.RecordBatch] = []
+        self.exhausted = False
+        self.schema = pa.schema([])
+
+    def start(self, sql: str, use: str | None) -> None:
+        """Worker thread: run `sql` and read the first batch (and the end, if short)."""
+        if use is not None:
+            self._cursor.execute(use)
+        relation = self._cursor.sql(sql)
+        if relation is None:
+            self.exhausted = True
+            return
+        self._reader = relation.to_arrow_reader(BATCH_ROWS)
+        self.schema = self._reader.schema
+        first = self._read()
+        if first is not None:
+            self._ahead.append(first)
+            if first.num_rows < BATCH_ROWS:  # a short batch is usually the last one
+                self._read()
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        while self._ahead or not self.exhausted:
+            if self._ahead:
+                batch = self._ahead.pop(0)
+            else:
+                batch = await self._engine._call(self._cursor, self._read)
+                if batch is None:
+                    return
+            if batch.num_rows:
+                yield batch
+
+    def _read(self) -> pa.RecordBatch | None:
+        assert self._reader is not None
+        try:
+            batch = self._reader.read_next_batch()
+        except StopIteration:
+            self.exhausted = True
+            return None
+        if self._ahead:  # reading ahead found more rows: keep them in order
+            self._ahead.append(batch)
+        return batch
+
+
+def _use_statement(session: Session) -> str | None:
+    """`USE catalog.schema` for the client's catalog/schema (a DuckDB database/schema)."""
+    names = [name for name in (session.database, session.schema) if name]
+    if not names:
+        return None
+    return "USE " + ".".join('"' + name.replace('"', '""') + '"' for name in names)
+
+
+_HEALTH_SESSION = Session(protocol=FrontendProtocol.TRINO_HTTP, user="qflux-health")

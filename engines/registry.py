@@ -1,0 +1,28 @@
+"""Build an Engine from a cluster's config; the one place that knows every adapter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qflux.core import EngineType
+
+from .base import Engine
+from .duckdb import DuckDbEngine
+
+if TYPE_CHECKING:
+    from qflux.config import ClusterConfig
+
+
+class EngineUnavailable(Exception):
+    """The config names an engine this build cannot run yet."""
+
+
+def create_engine(name: str, config: ClusterConfig) -> Engine:
+    if config.engine == EngineType.DUCKDB:
+        return DuckDbEngine(
+            name, config.database_path, max_threads=config.max_running_queries or 8
+        )
+    raise EngineUnavailable(
+        f"clusters.{name}.engine: the {config.engine} engine is not available yet "
+        f"in this version of qflux; available: {EngineType.DUCKDB}"
+    )

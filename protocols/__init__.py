@@ -1,0 +1,1 @@
+"""Sans-IO wire protocol machines: bytes in, events out; events in, bytes out. No I/O, no Trio."""

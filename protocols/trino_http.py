@@ -1,0 +1,723 @@
+"""Trino client REST protocol (v1), server side, sans-IO on top of h11.
+
+Bytes in -> events (`SubmitStatement`, `FetchResults`, ...); events out (`QueryResults`, ...)
+-> bytes. No sockets and no Trio: the trinoHttp frontend driver owns the I/O, this module
+owns HTTP framing, routing, header parsing and the size caps. Wire reference:
+https://trino.io/docs/current/develop/client-protocol.html
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+import math
+import re
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, Literal, TypeAlias
+
+import attrs
+import h11
+
+__all__ = [
+    "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "FetchResults",
+    "GetQueryInfo", "GetServerInfo", "JsonResponse", "LocalProtocolError", "NoContent",
+    "ProtocolError", "QueryResults", "RemoteProtocolError", "SessionUpdate", "SubmitStatement",
+    "TextResponse", "TrinoHttpConnection", "parse_client_session", "parse_data_size",
+    "parse_duration",
+]  # fmt: skip
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 1024 * 1024
+MAX_WAIT_SECONDS = 60.0
+_FEED_BYTES = 64 * 1024  # h11 gets input in slices so its own buffer stays bounded too
+
+
+class _Sentinel(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA = _Sentinel.NEED_DATA
+"""`next_event()` needs more bytes (or is waiting for our response) before it can go on."""
+
+
+class ProtocolError(Exception):
+    """Base of both error kinds, so a driver can catch either in one clause."""
+
+
+class LocalProtocolError(ProtocolError):
+    """Our own code misused the machine (wrong state, unsendable event): a bug here."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer broke HTTP or the Trino protocol; carries the response to send back."""
+
+    def __init__(self, status_code: int, message: str, headers: Sequence[tuple[str, str]] = ()):
+        super().__init__(f"{status_code} {message}")
+        self.status_code = status_code
+        self.message = message
+        self.headers = tuple(headers)
+
+
+# --- events -------------------------------------------------------------------------------
+
+Stage: TypeAlias = Literal["queued", "executing"]
+
+
+@attrs.frozen
+class ClientSession:
+    """Client settings from the `X-Trino-*` (or legacy `X-Presto-*`) request headers."""
+
+    user: str | None = None
+    original_user: str | None = None
+    catalog: str | None = None
+    schema: str | None = None
+    path: str | None = None
+    source: str | None = None
+    client_tags: tuple[str, ...] = ()
+    session_properties: Mapping[str, str] = attrs.field(factory=dict)
+    client_info: str | None = None
+    client_capabilities: tuple[str, ...] = ()
+    time_zone: str | None = None
+    language: str | None = None
+    trace_token: str | None = None
+    transaction_id: str | None = None  # None also when the client sent "NONE"
+    prepared_statements: Mapping[str, str] = attrs.field(factory=dict)
+    extra_credentials: Mapping[str, str] = attrs.field(factory=dict)
+    roles: str | None = None
+    resource_estimates: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict)  # all, names lower-cased
+
+
+@attrs.frozen
+class SubmitStatement:
+    """`POST /v1/statement`: start a query."""
+
+    sql: str
+    session: ClientSession
+    keep_alive: bool = True
+
+
+@attrs.frozen
+class FetchResults:
+    """`GET nextUri`: the next page; `max_wait` bounds a long poll (capped at 60 s)."""
+
+    query_id: str
+    slug: str
+    token: int
+    stage: Stage
+    max_wait: float | None = None
+    target_result_size: int | None = None
+
+
+@attrs.frozen
+class CancelStatement:
+    """`DELETE nextUri` (or the token-less executing URI): cancel the query."""
+
+    query_id: str
+    slug: str
+    token: int | None
+    stage: Stage
+
+
+@attrs.frozen
+class GetQueryInfo:
+    query_id: str
+
+
+@attrs.frozen
+class GetServerInfo:
+    pass
+
+
+@attrs.frozen
+class ConnectionClosed:
+    """The peer closed the connection cleanly between requests."""
+
+
+Event: TypeAlias = (
+    SubmitStatement | FetchResults | CancelStatement | GetQueryInfo | GetServerInfo
+    | ConnectionClosed
+)  # fmt: skip
+
+
+@attrs.frozen
+class SessionUpdate:
+    """Session changes the client must apply, sent as `X-Trino-Set-*` response headers."""
+
+    set_catalog: str | None = None
+    set_schema: str | None = None
+    set_path: str | None = None
+    set_session: Mapping[str, str] = attrs.field(factory=dict)
+    clear_session: tuple[str, ...] = ()
+    added_prepare: Mapping[str, str] = attrs.field(factory=dict)
+    deallocated_prepare: tuple[str, ...] = ()
+    started_transaction_id: str | None = None
+    clear_transaction_id: bool = False
+    set_role: Mapping[str, str] = attrs.field(factory=dict)  # catalog -> role spec
+    set_authorization_user: str | None = None
+    reset_authorization_user: bool = False
+
+    def headers(self) -> list[tuple[str, str]]:
+        """One header per entry, values URL-encoded the way Trino's URLEncoder does."""
+        q = urllib.parse.quote_plus
+        out: list[tuple[str, str]] = []
+        for name, value in (
+            ("Catalog", self.set_catalog), ("Schema", self.set_schema), ("Path", self.set_path),
+            ("Authorization-User", self.set_authorization_user),
+        ):  # fmt: skip
+            if value is not None:
+                out.append((f"X-Trino-Set-{name}", value))
+        out += [("X-Trino-Set-Session", f"{k}={q(v)}") for k, v in self.set_session.items()]
+        out += [("X-Trino-Clear-Session", k) for k in self.clear_session]
+        out += [("X-Trino-Added-Prepare", f"{q(k)}={q(v)}") for k, v in self.added_prepare.items()]
+        out += [("X-Trino-Deallocated-Prepare", q(k)) for k in self.deallocated_prepare]
+        if self.started_transaction_id is not None:
+            out.append(("X-Trino-Started-Transaction-Id", self.started_transaction_id))
+        if self.clear_transaction_id:
+            out.append(("X-Trino-Clear-Transaction-Id", "true"))
+        out += [("X-Trino-Set-Role", f"{k}={q(v)}") for k, v in self.set_role.items()]
+        if self.reset_authorization_user:
+            out.append(("X-Trino-Reset-Authorization-User", "true"))
+        return out
+
+
+@attrs.frozen
+class QueryResults:
+    """One page of a statement: HTTP 200 with Trino's QueryResults JSON.
+
+    `data_json` is an already-encoded JSON array of rows, spliced in verbatim: pages can be
+    large, so they are never decoded or re-encoded here.
+    """
+
+    id: str
+    info_uri: str
+    next_uri: str | None = None
+    partial_cancel_uri: str | None = None
+    columns: list[dict[str, Any]] | None = None
+    data_json: bytes | None = None
+    stats: dict[str, Any] = attrs.field(factory=dict)
+    error: dict[str, Any] | None = None
+    warnings: list[Any] = attrs.field(factory=list)
+    update_type: str | None = None
+    update_count: int | None = None
+    set_headers: SessionUpdate | None = None
+
+
+@attrs.frozen
+class JsonResponse:
+    status: int
+    body: object
+    headers: Sequence[tuple[str, str]] = ()
+
+
+@attrs.frozen
+class TextResponse:
+    status: int
+    text: str
+    headers: Sequence[tuple[str, str]] = ()
+
+
+@attrs.frozen
+class NoContent:
+    """204, the answer to a DELETE."""
+
+    headers: Sequence[tuple[str, str]] = ()
+
+
+OutgoingEvent: TypeAlias = QueryResults | JsonResponse | TextResponse | NoContent
+
+# --- durations and data sizes (airlift syntax) --------------------------------------------
+
+_NUMBER_UNIT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)\s*", re.ASCII)
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_BYTES = {u: 1024**i for i, u in enumerate(("B", "kB", "MB", "GB", "TB", "PB"))}
+
+
+def _number_unit(text: str, units: Mapping[str, float | int], what: str) -> float:
+    match = _NUMBER_UNIT.fullmatch(text)
+    if match is None or match[2] not in units:
+        raise ValueError(f"invalid {what}: {text[:64]!r}")
+    value = float(match[1]) * units[match[2]]
+    if not math.isfinite(value):
+        raise ValueError(f"{what} out of range: {text[:64]!r}")
+    return value
+
+
+def parse_duration(text: str) -> float:
+    """Trino duration ("200ms", "1.5s", "2m") -> seconds."""
+    return _number_unit(text, _SECONDS, "duration")
+
+
+def parse_data_size(text: str) -> int:
+    """Trino data size ("500B", "16kB", "1MB"; powers of 1024) -> bytes."""
+    size = int(_number_unit(text, _BYTES, "data size"))
+    if size >= 2**63:
+        raise ValueError(f"data size out of range: {text[:64]!r}")
+    return size
+
+
+# --- session parsing ----------------------------------------------------------------------
+
+
+def _lookup(headers: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(display header name, value), preferring `X-Trino-` over the legacy `X-Presto-`."""
+    for prefix in ("X-Trino-", "X-Presto-"):
+        value = headers.get(f"{prefix}{name}".lower())
+        if value is not None:
+            return prefix + "-".join(p.capitalize() for p in name.split("-")), value
+    return None
+
+
+def _single(headers: Mapping[str, str], name: str) -> str | None:
+    found = _lookup(headers, name)
+    return (found[1].strip() or None) if found else None
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _list(headers: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found = _lookup(headers, name)
+    return tuple(_items(found[1])) if found else ()
+
+
+def _pairs(headers: Mapping[str, str], name: str, *, decode_names: bool = False) -> dict[str, str]:
+    """`a=x,b=y` (repeats already joined by ","), values URL-decoded as Trino does."""
+    header, raw = _lookup(headers, name) or ("", "")
+    result: dict[str, str] = {}
+    for item in _items(raw):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise RemoteProtocolError(400, f"Invalid {header} header: {item[:200]!r}")
+        key = urllib.parse.unquote_plus(key) if decode_names else key
+        result[key] = urllib.parse.unquote_plus(value.strip())
+    return result
+
+
+def _basic_auth_user(value: str | None) -> str | None:
+    scheme, _, token = (value or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # ValueError covers UnicodeDecodeError, non-ASCII
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def parse_client_session(headers: Mapping[str, str]) -> ClientSession:
+    """Headers (lower-cased names) -> ClientSession; a malformed list header -> 400."""
+    transaction_id = _single(headers, "Transaction-Id")
+    return ClientSession(
+        user=_single(headers, "User") or _basic_auth_user(headers.get("authorization")),
+        original_user=_single(headers, "Original-User"),
+        catalog=_single(headers, "Catalog"),
+        schema=_single(headers, "Schema"),
+        path=_single(headers, "Path"),
+        source=_single(headers, "Source"),
+        client_tags=_list(headers, "Client-Tags"),
+        session_properties=_pairs(headers, "Session"),
+        client_info=_single(headers, "Client-Info"),
+        client_capabilities=_list(headers, "Client-Capabilities"),
+        time_zone=_single(headers, "Time-Zone"),
+        language=_single(headers, "Language"),
+        trace_token=_single(headers, "Trace-Token"),
+        transaction_id=None if (transaction_id or "NONE").upper() == "NONE" else transaction_id,
+        prepared_statements=_pairs(headers, "Prepared-Statement", decode_names=True),
+        extra_credentials=_pairs(headers, "Extra-Credential"),
+        roles=_single(headers, "Role"),
+        resource_estimates=_pairs(headers, "Resource-Estimate"),
+        headers=headers,
+    )
+
+
+# --- request routing ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Request:
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    keep_alive: bool
+
+
+def _param(req: _Request, name: str, parse: Callable[[str], Any]) -> Any:
+    raw = req.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise RemoteProtocolError(400, f"Invalid {name}: {exc}") from None
+
+
+def _stage(req: _Request) -> Stage:
+    return "queued" if req.params["stage"] == "queued" else "executing"
+
+
+def _fetch(req: _Request) -> Event:
+    return FetchResults(
+        query_id=req.params["query_id"],
+        slug=req.params["slug"],
+        token=int(req.params["token"]),
+        stage=_stage(req),
+        max_wait=_param(req, "maxWait", lambda s: min(parse_duration(s), MAX_WAIT_SECONDS)),
+        target_result_size=_param(req, "targetResultSize", parse_data_size),
+    )
+
+
+def _cancel(req: _Request) -> Event:
+    token = req.params.get("token")
+    token_value = None if token is None else int(token)
+    return CancelStatement(req.params["query_id"], req.params["slug"], token_value, _stage(req))
+
+
+def _submit(req: _Request) -> Event:
+    # The SQL arrives with the body; it is filled in at end of message.
+    return SubmitStatement("", parse_client_session(req.headers), req.keep_alive)
+
+
+_Handler: TypeAlias = Callable[[_Request], Event]
+_ID, _SLUG, _TOK = r"(?P<query_id>[A-Za-z0-9_]+)", r"(?P<slug>[A-Za-z0-9]+)", r"(?P<token>\d{1,19})"
+_STATEMENT = r"/v1/statement/(?P<stage>queued|executing)"
+_ROUTE_TABLE: tuple[tuple[str, dict[str, _Handler]], ...] = (
+    (r"/v1/statement", {"POST": _submit}),
+    (rf"{_STATEMENT}/{_ID}/{_SLUG}/{_TOK}", {"GET": _fetch, "DELETE": _cancel}),
+    (rf"/v1/statement/(?P<stage>executing)/{_ID}/{_SLUG}", {"DELETE": _cancel}),
+    (rf"/v1/query/{_ID}", {"GET": lambda r: GetQueryInfo(r.params["query_id"])}),
+    (r"/v1/info", {"GET": lambda r: GetServerInfo()}),
+)
+_ROUTES = tuple((re.compile(pattern, re.ASCII), methods) for pattern, methods in _ROUTE_TABLE)
+
+
+def _route(method: str, target: str) -> tuple[_Handler, dict[str, str], str]:
+    """(handler, path params, query string) for a request target, else 404 / 405."""
+    path, _, query = target.partition("?")
+    if not path.startswith("/"):  # absolute-form, as sent through some HTTP proxies
+        try:
+            split = urllib.parse.urlsplit(target)
+        except ValueError:
+            raise RemoteProtocolError(404, "Not Found") from None
+        path, query = split.path, split.query
+    for pattern, methods in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        params = match.groupdict()
+        if int(params.get("token") or 0) >= 2**62:
+            break
+        if method not in methods:
+            allow = [("Allow", ", ".join(methods))]
+            raise RemoteProtocolError(405, f"Method {method[:20]} not allowed", allow)
+        return methods[method], params, query
+    raise RemoteProtocolError(404, f"Not Found: {path[:200]}")
+
+
+# --- response encoding --------------------------------------------------------------------
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _query_results_body(r: QueryResults) -> list[bytes]:
+    """Body chunks, joined once with the head: `data_json` is never copied twice."""
+
+    def opt(value: object) -> bytes | None:
+        return None if value is None else _dumps(value)
+
+    parts = [b'{"id":', _dumps(r.id), b',"infoUri":', _dumps(r.info_uri)]
+    for key, value in (
+        (b"partialCancelUri", opt(r.partial_cancel_uri)), (b"nextUri", opt(r.next_uri)),
+        (b"columns", opt(r.columns)), (b"data", r.data_json), (b"stats", _dumps(r.stats)),
+        (b"error", opt(r.error)), (b"warnings", _dumps(r.warnings)),
+        (b"updateType", opt(r.update_type)), (b"updateCount", opt(r.update_count)),
+    ):  # fmt: skip
+        if value is not None:
+            parts += (b',"%s":' % key, value)
+    parts.append(b"}")
+    return parts
+
+
+_JSON, _TEXT = "application/json", "text/plain; charset=utf-8"
+
+
+def _encode(event: OutgoingEvent) -> tuple[int, list[tuple[str, str]], list[bytes]]:
+    """(status, headers, body chunks) for an outgoing event."""
+    if isinstance(event, QueryResults):
+        extra = event.set_headers.headers() if event.set_headers else []
+        return 200, [("Content-Type", _JSON), *extra], _query_results_body(event)
+    if isinstance(event, NoContent):
+        return 204, list(event.headers), []
+    if isinstance(event, JsonResponse):
+        status, ctype, body = event.status, _JSON, _dumps(event.body)
+    elif isinstance(event, TextResponse):
+        status, ctype, body = event.status, _TEXT, event.text.encode("utf-8", "replace")
+    else:
+        raise LocalProtocolError(f"cannot send {type(event).__name__}")
+    if not 200 <= status <= 599 or status in (204, 304):
+        raise LocalProtocolError(f"status {status} cannot carry a body")
+    return status, [("Content-Type", ctype), *event.headers], [body]
+
+
+# --- the connection -----------------------------------------------------------------------
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # waiting for the next request's head
+    RECEIVING = "receiving"  # head routed, reading the body
+    SERVING = "serving"  # event handed out, waiting for our response
+    CLOSED = "closed"  # no more requests on this connection
+    ERROR = "error"  # protocol broken (peer, or a failed send); only error_response() is left
+
+
+_S = _State
+_TRANSITIONS: dict[tuple[_State, str], _State] = {
+    (_S.IDLE, "head"): _S.RECEIVING,
+    (_S.IDLE, "eof"): _S.CLOSED,
+    (_S.RECEIVING, "end_of_message"): _S.SERVING,
+    (_S.SERVING, "respond"): _S.IDLE,
+    (_S.SERVING, "respond_and_close"): _S.CLOSED,
+    (_S.IDLE, "remote_error"): _S.ERROR,
+    (_S.RECEIVING, "remote_error"): _S.ERROR,
+    (_S.SERVING, "send_failed"): _S.ERROR,
+    **{(s, "error_response"): _S.CLOSED for s in (_S.IDLE, _S.RECEIVING, _S.SERVING, _S.ERROR)},
+}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+class TrinoHttpConnection:
+    """Server side of one client connection: keep-alive, pipelining, bounded buffers.
+
+    Memory stays under `max_buffered_bytes` whatever the peer sends: input beyond it is
+    dropped and the connection fails (413 / 431) once parsing reaches the gap.
+    """
+
+    def __init__(
+        self,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self._state = _State.IDLE
+        self._inbox: deque[memoryview] = deque()
+        self._inbox_bytes = 0
+        self._inbox_limit = max_header_bytes + max_body_bytes + _FEED_BYTES  # one pipelined
+        self._overflow = self._eof = self._eof_fed = False
+        self._error: ProtocolError | None = None  # sticky: raised again by next_event()
+        self._pending: Event | None = None
+        self._body = bytearray()
+        self._keep_alive = True
+        self._request_headers: dict[str, str] = {}
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _move(self, trigger: str) -> None:
+        new = _TRANSITIONS.get((self._state, trigger))
+        if new is None:
+            raise LocalProtocolError(f"cannot {trigger} in state {self._state.name}")
+        self._state = new
+
+    def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
+        self._move("remote_error")
+        self._error = exc
+        return exc
+
+    @property
+    def peer_closed(self) -> bool:
+        """EOF was fed: a client gone while its request is served (a long poll) shows here."""
+        return self._eof
+
+    @property
+    def should_close(self) -> bool:
+        """Close the connection after the current response (or now, if none is due)."""
+        return self._state in (_State.CLOSED, _State.ERROR) or not self._keep_alive
+
+    @property
+    def request_headers(self) -> Mapping[str, str]:
+        """Lower-cased headers of the request being served (e.g. auth on nextUri polls)."""
+        return self._request_headers
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self._inbox_bytes + len(self._body) + len(self._h11.trailing_data[0])
+
+    @property
+    def max_buffered_bytes(self) -> int:
+        """Hard bound on `buffered_bytes`, for sizing and for tests."""
+        return self._inbox_limit + self.max_body_bytes + self.max_header_bytes + _FEED_BYTES
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes from the peer; b"" means EOF. Never parses, never raises for input."""
+        if not data:
+            self._eof = True
+        elif self._eof:
+            raise LocalProtocolError("data received after EOF")
+        elif self._overflow or self._inbox_bytes + len(data) > self._inbox_limit:
+            self._overflow = True
+        elif self._state not in (_State.CLOSED, _State.ERROR):
+            self._inbox.append(memoryview(bytes(data)))
+            self._inbox_bytes += len(data)
+
+    def _feed_h11(self) -> bool:
+        """Hand h11 its next slice of input; False when there is nothing to hand over."""
+        if self._inbox:
+            chunk = self._inbox.popleft()
+            if len(chunk) > _FEED_BYTES:
+                self._inbox.appendleft(chunk[_FEED_BYTES:])
+                chunk = chunk[:_FEED_BYTES]
+            self._inbox_bytes -= len(chunk)
+            self._h11.receive_data(bytes(chunk))
+        elif self._overflow:
+            if self._state is _State.RECEIVING:
+                raise RemoteProtocolError(413, "Request body too large")
+            raise RemoteProtocolError(431, "Request header fields too large")
+        elif self._eof and not self._eof_fed:
+            self._eof_fed = True
+            self._h11.receive_data(b"")
+        else:
+            return False
+        return True
+
+    def next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
+        """The next request event, `NEED_DATA`, or RemoteProtocolError (then send
+        `error_response(exc)` and close)."""
+        if self._error is not None:
+            raise self._error
+        if self._state is _State.CLOSED:
+            return ConnectionClosed()
+        if self._state is _State.SERVING:
+            return NEED_DATA
+        try:
+            while True:
+                event = self._h11.next_event()
+                if event is h11.NEED_DATA:
+                    if not self._feed_h11():
+                        return NEED_DATA
+                    continue
+                result = self._handle(event)
+                if result is not None:
+                    return result
+        except h11.RemoteProtocolError as exc:
+            raise self._fail(RemoteProtocolError(exc.error_status_hint, str(exc))) from None
+        except RemoteProtocolError as exc:
+            raise self._fail(exc) from None
+
+    def _handle(self, event: object) -> Event | None:
+        if isinstance(event, h11.Request):
+            self._start_request(event)
+        elif isinstance(event, h11.Data):
+            if len(self._body) + len(event.data) > self.max_body_bytes:
+                raise RemoteProtocolError(413, "Request body too large")
+            self._body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return self._finish_request()
+        elif isinstance(event, h11.ConnectionClosed):
+            self._move("eof")
+            return ConnectionClosed()
+        elif event is h11.PAUSED:  # only after an Upgrade/CONNECT handshake we never accept
+            raise RemoteProtocolError(400, "Unsupported protocol switch")
+        return None
+
+    def _start_request(self, request: h11.Request) -> None:
+        size = len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
+        if size > self.max_header_bytes:
+            raise RemoteProtocolError(431, "Request header fields too large")
+        grouped: dict[str, list[str]] = {}
+        for name, value in request.headers:
+            grouped.setdefault(name.decode("latin-1"), []).append(_text(value))
+        headers = {name: ",".join(values) for name, values in grouped.items()}
+        tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+        self._keep_alive = request.http_version >= b"1.1" and "close" not in tokens
+        self._request_headers = headers
+        self._move("head")
+        method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
+        handler, params, query = _route(method, target)
+        length = headers.get("content-length", "0").split(",")[0].strip()
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            raise RemoteProtocolError(413, "Request body too large")
+        qs = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        self._pending = handler(_Request(params, qs, headers, self._keep_alive))
+
+    def _finish_request(self) -> Event:
+        event, body = self._pending, bytes(self._body)
+        self._pending, self._body = None, bytearray()
+        assert event is not None
+        if isinstance(event, SubmitStatement):
+            if not body:
+                raise RemoteProtocolError(400, "SQL statement is empty")
+            try:
+                event = attrs.evolve(event, sql=body.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise RemoteProtocolError(400, "SQL statement is not valid UTF-8") from None
+        self._move("end_of_message")
+        return event
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, event: OutgoingEvent) -> bytes:
+        """The complete response to the request being served, as bytes to write."""
+        if self._state is not _State.SERVING:
+            raise LocalProtocolError(f"no request to respond to in state {self._state.name}")
+        status, headers, body = _encode(event)
+        if status != 204:
+            headers.append(("Content-Length", str(sum(len(part) for part in body))))
+        raw = [(n.encode("utf-8"), v.encode("utf-8")) for n, v in headers]
+        out: list[bytes] = []
+        try:
+            for h11_event in (
+                h11.Response(status_code=status, headers=raw, reason=_reason(status)),
+                *(h11.Data(data=part) for part in body if part),
+                h11.EndOfMessage(),
+            ):
+                out += self._h11.send_with_data_passthrough(h11_event) or ()
+        except h11.LocalProtocolError as exc:
+            self._move("send_failed")
+            self._error = LocalProtocolError(f"cannot send response: {exc}")
+            raise self._error from exc
+        if self._h11.our_state is h11.MUST_CLOSE:
+            self._move("respond_and_close")
+        else:
+            self._h11.start_next_cycle()
+            self._move("respond")
+        return b"".join(out)
+
+    def error_response(self, exc: RemoteProtocolError) -> bytes:
+        """The plain-text response `exc` describes, with `Connection: close`. Bypasses h11,
+        whose state may be broken by the very error; the connection is finished after it."""
+        for name, value in exc.headers:
+            if any(c in name + value for c in "\r\n\0"):
+                raise LocalProtocolError(f"invalid header {name!r}")
+        self._move("error_response")
+        body = exc.message.encode("utf-8", "replace")
+        head = [
+            f"HTTP/1.1 {exc.status_code} {_reason(exc.status_code)}", f"Content-Type: {_TEXT}",
+            f"Content-Length: {len(body)}", "Connection: close",
+            *(f"{name}: {value}" for name, value in exc.headers), "", "",
+        ]  # fmt: skip
+        return "\r\n".join(head).encode("utf-8") + body

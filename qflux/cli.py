@@ -1,0 +1,137 @@
+"""The `qflux` command: a thin shell over `qflux.server`.
+
+    qflux serve [-c FILE] [--trino-port N] [--admin-port N] [--host ADDR]
+    qflux check FILE
+    qflux version
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+import trio
+
+from qflux import __version__
+from qflux.config import Config, ConfigError, config_to_dict, default_config, load_config
+from qflux.engines.registry import EngineUnavailable
+from qflux.logs import configure_logging
+from qflux.server import Server, StartupError, unwrap_group
+
+log = structlog.get_logger("qflux")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qflux", description="A universal SQL proxy and router.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the proxy (embedded DuckDB with no -c)")
+    serve.add_argument("-c", "--config", help="YAML config file (QueryFlux format)")
+    serve.add_argument("--host", help="address to bind every listener to (default 0.0.0.0)")
+    serve.add_argument("--trino-port", type=int, help="Trino HTTP port (default 8080)")
+    serve.add_argument("--admin-port", type=int, help="admin API / health port (default 9000)")
+    serve.add_argument("--log-format", choices=["auto", "json", "console"])
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=_serve)
+
+    check = commands.add_parser("check", help="validate a config file and list its problems")
+    check.add_argument("config", help="YAML config file")
+    check.add_argument("--print", action="store_true", help="print the loaded config as YAML")
+    check.set_defaults(func=_check)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(func=lambda _args: print(f"qflux {__version__}") or 0)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if args.print:
+        import yaml
+
+        print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
+    groups = len(config.cluster_groups)
+    print(f"{args.config}: OK ({len(config.clusters)} clusters, {groups} groups)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
+    except ConfigError as exc:
+        print(f"qflux: invalid config {args.config or '(default)'}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    qf = config.queryflux
+    configure_logging(args.log_format or qf.log_format, args.log_level or qf.log_level)
+    try:
+        server = Server(config)
+        trio.run(_serve_until_signalled, server)
+    except (StartupError, EngineUnavailable) as exc:
+        print(f"qflux: {exc}", file=sys.stderr)
+        return 2
+    except BaseExceptionGroup as group:
+        error = unwrap_group(group)
+        if not isinstance(error, StartupError | EngineUnavailable):
+            raise
+        print(f"qflux: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _serve_until_signalled(server: Server) -> None:
+    """SIGTERM/SIGINT: drain (grace period), then exit 0. A second signal: stop now."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def on_signals() -> None:
+                async for signum in signals:
+                    if not server.draining:
+                        log.info("shutting down", signal=signal.Signals(signum).name)
+                        nursery.start_soon(server.shutdown)
+                    else:
+                        log.warning("second signal; stopping now")
+                        nursery.cancel_scope.cancel()
+
+            await nursery.start(server.run)
+            nursery.start_soon(on_signals)
+            await server.closed.wait()
+            nursery.cancel_scope.cancel()
+
+
+def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
+    """Apply command-line port/host overrides on top of the file (or default) config."""
+    if args.host is None and args.trino_port is None and args.admin_port is None:
+        return config
+    data: dict[str, Any] = config_to_dict(config)
+    qf = data.setdefault("queryflux", {})
+    if args.host is not None:
+        qf["bindAddress"] = args.host
+    if args.trino_port is not None:
+        qf.setdefault("frontends", {}).setdefault("trinoHttp", {})["port"] = args.trino_port
+    if args.admin_port is not None:
+        qf.setdefault("adminApi", {})["port"] = args.admin_port
+    return load_config(data)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

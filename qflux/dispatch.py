@@ -1,0 +1,209 @@
+"""One query's life, inside one cancel scope: route, admit, choose, translate, execute,
+stream, record.
+
+Frontends call `Dispatcher.submit` to get a QueryHandle (the query's identity and its
+cancel switch), then `async with dispatcher.run(handle) as result:` and iterate the
+result's batches inside the block. The cancel scope spans the queue wait, the engine
+call and the frontend's own streaming, so cancelling the handle (client cancel,
+disconnect, admin, timeout, shutdown) unwinds all of it and the engine cancels the
+backend query on the way out. Whatever happens, the record is finished in `finally`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import attrs
+import pyarrow as pa
+import structlog
+import trio
+
+from qflux.clusters import ClusterGroup
+from qflux.core import (
+    CancelReason,
+    ErrorCode,
+    QueryError,
+    QueryId,
+    QueryRecord,
+    QueryStatus,
+    Result,
+    Session,
+    new_query_id,
+)
+from qflux.persistence.memory import InMemoryHistory
+from qflux.routing import RouterChain
+from qflux.translate import translate
+
+log = structlog.get_logger("qflux.dispatch")
+
+
+@attrs.define(eq=False)
+class QueryHandle:
+    """A submitted query: its record and the scope that cancelling it cancels."""
+
+    session: Session
+    sql: str
+    record: QueryRecord
+    cancel_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    cancel_reason: CancelReason | None = None
+    done: trio.Event = attrs.field(factory=trio.Event)
+
+    @property
+    def id(self) -> QueryId:
+        return self.record.id
+
+    def cancel(self, reason: CancelReason) -> None:
+        """Cancel from anywhere on the Trio thread; the first reason given wins."""
+        if self.done.is_set():
+            return
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.cancel_scope.cancel()
+
+    def set_timeout(self, seconds: float) -> None:
+        """Bound the query's whole life (queue wait included) from now."""
+        self.cancel_scope.deadline = min(self.cancel_scope.deadline, trio.current_time() + seconds)
+
+
+class Dispatcher:
+    """Owns the routing chain, the groups and the history; runs queries through them."""
+
+    def __init__(
+        self,
+        router: RouterChain,
+        groups: dict[str, ClusterGroup],
+        history: InMemoryHistory,
+    ) -> None:
+        self.router = router
+        self.groups = groups
+        self.history = history
+        self.active: dict[QueryId, QueryHandle] = {}
+        self.accepting = True
+
+    def submit(self, session: Session, sql: str) -> QueryHandle:
+        """Register a new query (visible in history as QUEUED) without running it yet."""
+        if not self.accepting:
+            raise QueryError(ErrorCode.SHUTTING_DOWN, "qflux is shutting down; retry elsewhere")
+        record = QueryRecord(
+            id=new_query_id(), protocol=session.protocol, sql=sql, user=session.user
+        )
+        handle = QueryHandle(session=session, sql=sql, record=record)
+        self.history.add(record)
+        self.active[record.id] = handle
+        return handle
+
+    @asynccontextmanager
+    async def run(
+        self, handle: QueryHandle, on_queued: Callable[[int], None] | None = None
+    ) -> AsyncIterator[Result]:
+        """Run a submitted query; yield its Result for the frontend to stream.
+
+        Raises QueryError for every failure the client should see, including
+        cancellation (code CANCELLED, message naming the reason).
+        """
+        record = handle.record
+        bound = log.bind(query_id=record.id)
+        started = time.perf_counter()
+        admitted_at: float | None = None
+        error: QueryError | None = None
+        try:
+            with handle.cancel_scope:
+                trace = self.router.route(handle.sql, handle.session)
+                record.routing_trace = trace
+                record.group = trace.group
+                group = self.groups[trace.group]
+                async with group.admit(on_queued) as cluster:
+                    admitted_at = time.perf_counter()
+                    record.queue_ms = (admitted_at - started) * 1000
+                    record.cluster = cluster.name
+                    record.engine = cluster.engine.engine_type
+                    record.status = QueryStatus.RUNNING
+                    sql = translate(handle.sql, handle.session, cluster.engine.engine_type)
+                    bound.debug("query admitted", group=group.name, cluster=cluster.name)
+                    async with cluster.engine.execute(sql, handle.session) as result:
+                        yield _CountingResult(result, record)
+            if handle.cancel_scope.cancelled_caught:
+                reason = handle.cancel_reason or CancelReason.TIMEOUT
+                handle.cancel_reason = reason
+                raise QueryError(ErrorCode.CANCELLED, f"Query was cancelled ({reason})")
+        except QueryError as exc:
+            error = exc
+            raise
+        except Exception as exc:
+            bound.exception("query failed unexpectedly")
+            error = QueryError(ErrorCode.INTERNAL, f"internal error: {exc!r}")
+            raise error from exc
+        finally:
+            self._finish(handle, started, admitted_at, error)
+
+    def finish_local(self, handle: QueryHandle, error: QueryError | None = None) -> None:
+        """Record a statement the frontend answered (USE, SET SESSION) or rejected itself."""
+        self._finish(handle, time.perf_counter(), None, error)
+
+    def _finish(
+        self,
+        handle: QueryHandle,
+        started: float,
+        admitted_at: float | None,
+        error: QueryError | None,
+    ) -> None:
+        record = handle.record
+        now = time.perf_counter()
+        if admitted_at is None:
+            record.queue_ms = (now - started) * 1000
+        else:
+            record.execution_ms = (now - admitted_at) * 1000
+        if error is not None and error.code is ErrorCode.CANCELLED and handle.cancel_reason:
+            record.status = QueryStatus.CANCELLED
+            record.cancel_reason = handle.cancel_reason
+            record.error = f"cancelled: {handle.cancel_reason}"
+            record.error_code = ErrorCode.CANCELLED.error_name
+        elif error is not None:
+            record.status = QueryStatus.FAILED
+            record.error = error.message
+            record.error_code = error.code.error_name
+        else:
+            record.status = QueryStatus.FINISHED
+        handle.done.set()
+        self.active.pop(record.id, None)
+        log.info(
+            "query finished",
+            query_id=record.id,
+            status=str(record.status),
+            group=record.group,
+            cluster=record.cluster,
+            rows=record.rows_returned,
+            queue_ms=round(record.queue_ms, 2),
+            execution_ms=round(record.execution_ms, 2),
+            error=record.error,
+        )
+
+    def cancel_all(self, reason: CancelReason) -> None:
+        for handle in list(self.active.values()):
+            handle.cancel(reason)
+
+    async def wait_idle(self, timeout: float = math.inf) -> bool:
+        """Wait until no query is active; False if `timeout` passed first."""
+        with trio.move_on_after(timeout):
+            while self.active:
+                await next(iter(self.active.values())).done.wait()
+            return True
+        return False
+
+
+class _CountingResult(Result):
+    """Pass batches through, counting rows into the record as they leave."""
+
+    def __init__(self, inner: Result, record: QueryRecord) -> None:
+        self._inner = inner
+        self._record = record
+        self.schema: pa.Schema = inner.schema
+        self.update_count = inner.update_count
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        async for batch in self._inner:
+            self._record.rows_returned += batch.num_rows
+            yield batch

@@ -1,0 +1,285 @@
+"""Trino HTTP frontend: sockets <-> the sans-IO machine <-> TrinoQuery <-> dispatch.
+
+Each connection runs one request at a time (HTTP/1.1). While a request is served a
+watcher keeps reading the socket, so a client that goes away during a long poll (a
+queued or running query is always being long-polled) is noticed at once and its
+query cancelled. A client that stops polling without that (crashed between polls,
+dead NAT) is caught by the reaper after `clientTimeoutSecs`, as Trino does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import trio
+
+from qflux import __version__
+from qflux.core import CancelReason, ErrorCode, FrontendProtocol, QueryError, Session
+from qflux.dispatch import Dispatcher
+from qflux.frontends.trino_query import TrinoQuery, rejected
+from qflux.frontends.trino_statements import rewrite
+from qflux.protocols.trino_http import (
+    NEED_DATA,
+    CancelStatement,
+    ConnectionClosed,
+    FetchResults,
+    GetQueryInfo,
+    GetServerInfo,
+    JsonResponse,
+    NoContent,
+    RemoteProtocolError,
+    SubmitStatement,
+    TextResponse,
+    TrinoHttpConnection,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from qflux.config import TrinoHttpConfig
+
+log = structlog.get_logger("qflux.trino")
+
+RECEIVE_BYTES = 65_536
+#: Trino's default long-poll wait for a results page.
+DEFAULT_MAX_WAIT = 1.0
+#: How long the POST waits for the first rows, so short queries answer in one trip.
+SUBMIT_WAIT = 0.1
+#: A connection idle this long between requests is closed (clients reconnect).
+KEEP_ALIVE_IDLE_SECS = 300.0
+#: A fully delivered query is kept this long so a client can re-fetch the last page.
+DELIVERED_RETENTION_SECS = 30.0
+REAPER_INTERVAL = 1.0
+
+
+class TrinoHttpFrontend:
+    def __init__(
+        self, dispatcher: Dispatcher, config: TrinoHttpConfig, *, external_address: str | None
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.config = config
+        self.external_address = external_address.rstrip("/") if external_address else None
+        self.queries: dict[str, TrinoQuery] = {}
+        self._nursery: trio.Nursery | None = None
+        self._started = time.time()
+
+    async def serve(
+        self,
+        listeners: list[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._reap)
+            await nursery.start(trio.serve_listeners, self._handle_connection, listeners)
+            task_status.started()
+
+    # -- connections ------------------------------------------------------------
+
+    async def _handle_connection(self, stream: trio.SocketStream) -> None:
+        conn = TrinoHttpConnection(max_body_bytes=self.config.max_request_bytes)
+        peer = _peer(stream)
+        try:
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    with trio.move_on_after(KEEP_ALIVE_IDLE_SECS):
+                        conn.receive_data(await stream.receive_some(RECEIVE_BYTES))
+                        continue
+                    return
+                if isinstance(event, ConnectionClosed):
+                    return
+                response = await self._serve_request(event, conn, stream, peer)
+                if response is None:  # the client went away mid-request
+                    return
+                await stream.send_all(response)
+                if conn.should_close:
+                    return
+        except RemoteProtocolError as exc:
+            await _send_quietly(stream, conn.error_response(exc))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("trino connection failed", peer=peer)
+            await _send_quietly(
+                stream, conn.error_response(RemoteProtocolError(500, "internal error"))
+            )
+        finally:
+            await _close_quietly(stream)
+
+    async def _serve_request(
+        self,
+        event: Any,
+        conn: TrinoHttpConnection,
+        stream: trio.SocketStream,
+        peer: str | None,
+    ) -> bytes | None:
+        """Serve one request; None if the client hung up before the response.
+
+        Hanging up while a request about a query is in flight (a long poll, or the
+        submit itself) is how a killed client looks: that query is cancelled. A
+        close *between* requests is normal HTTP (curl, pooled clients) and is left
+        to the client timeout.
+        """
+        response: bytes | None = None
+        serving: list[TrinoQuery] = []
+        async with trio.open_nursery() as nursery:
+
+            async def watch_for_eof() -> None:
+                data = await stream.receive_some(RECEIVE_BYTES)
+                conn.receive_data(data)
+                if not data:
+                    nursery.cancel_scope.cancel()
+                    for query in serving:
+                        query.cancel(CancelReason.CLIENT_DISCONNECT)
+                # Pipelined bytes mean the client is alive: stop watching.
+
+            nursery.start_soon(watch_for_eof)
+            response = await self._respond(event, conn, peer, serving)
+            nursery.cancel_scope.cancel()
+        return response
+
+    async def _respond(
+        self, event: Any, conn: TrinoHttpConnection, peer: str | None, serving: list[TrinoQuery]
+    ) -> bytes:
+        if isinstance(event, SubmitStatement):
+            try:
+                query = self._submit(event, conn, peer)
+            except QueryError as exc:  # refused before it exists (shutting down)
+                return conn.send(rejected(exc))
+            serving.append(query)
+            return conn.send(await query.next_page(SUBMIT_WAIT))
+        if isinstance(event, FetchResults):
+            query = self._find(event.query_id, event.slug)
+            if query is None:
+                return conn.send(TextResponse(410, "Query not found or expired"))
+            if event.token == query.token and query.last_page is not None:
+                return conn.send(query.last_page)  # a retry of the page we just sent
+            if event.token != query.token + 1:
+                return conn.send(
+                    TextResponse(410, f"Invalid token {event.token}; expected {query.token + 1}")
+                )
+            serving.append(query)
+            query.polls_in_flight += 1
+            try:
+                return conn.send(await query.next_page(event.max_wait or DEFAULT_MAX_WAIT))
+            finally:
+                query.polls_in_flight -= 1
+                query.last_seen = trio.current_time()
+        if isinstance(event, CancelStatement):
+            query = self._find(event.query_id, event.slug)
+            if query is not None:
+                query.cancel(CancelReason.CLIENT_CANCEL)
+            return conn.send(NoContent())
+        if isinstance(event, GetQueryInfo):
+            record = self.dispatcher.history.get(event.query_id)
+            if record is None:
+                return conn.send(TextResponse(404, f"Query not found: {event.query_id}"))
+            return conn.send(JsonResponse(200, record.to_json()))
+        if isinstance(event, GetServerInfo):
+            return conn.send(JsonResponse(200, self._server_info()))
+        raise AssertionError(f"unhandled event {event!r}")
+
+    # -- queries ----------------------------------------------------------------
+
+    def _submit(self, event: SubmitStatement, conn: TrinoHttpConnection, peer: str | None) -> TrinoQuery:
+        client = event.session
+        session = Session(
+            protocol=FrontendProtocol.TRINO_HTTP,
+            user=client.user,
+            database=client.catalog,
+            schema=client.schema,
+            source=client.source,
+            tags=frozenset(client.client_tags),
+            properties=dict(client.session_properties),
+            headers=dict(client.headers),
+            client_address=peer,
+        )
+        handle = self.dispatcher.submit(session, event.sql)
+        base_uri = self.external_address or _base_uri(client.headers, conn)
+        query = TrinoQuery(handle, base_uri=base_uri, max_page_bytes=self.config.max_page_bytes)
+        try:
+            plan = rewrite(event.sql, client.prepared_statements)
+            if plan.sql is None:
+                query.update, query.update_type = plan.update, plan.update_type
+            else:
+                handle.sql = plan.sql
+            max_run = client.session_properties.get("query_max_run_time")
+            if max_run:
+                handle.set_timeout(parse_duration(max_run))
+        except QueryError as exc:
+            query.error = exc
+        except ValueError as exc:
+            query.error = QueryError(
+                ErrorCode.INVALID_ARGUMENT, f"invalid session property query_max_run_time: {exc}"
+            )
+        self.queries[query.id] = query
+        assert self._nursery is not None
+        self._nursery.start_soon(query.produce, self.dispatcher)
+        return query
+
+    def _find(self, query_id: str, slug: str) -> TrinoQuery | None:
+        query = self.queries.get(query_id)
+        if query is None or query.slug != slug:
+            return None
+        return query
+
+    async def _reap(self) -> None:
+        """Cancel queries nobody polls any more; forget delivered ones."""
+        timeout = self.config.client_timeout_secs
+        while True:
+            await trio.sleep(REAPER_INTERVAL)
+            for query_id, query in list(self.queries.items()):
+                if query.delivered or query.finished and query.error is not None:
+                    if query.is_idle_for(DELIVERED_RETENTION_SECS):
+                        del self.queries[query_id]
+                elif query.is_idle_for(timeout):
+                    log.info("query abandoned by client", query_id=query_id, idle_secs=timeout)
+                    query.cancel(CancelReason.CLIENT_ABANDONED)
+                    if query.finished:
+                        del self.queries[query_id]
+
+    def undelivered(self) -> int:
+        """Queries whose client has not yet fetched the final page."""
+        return sum(1 for query in self.queries.values() if not query.delivered)
+
+    def _server_info(self) -> dict[str, Any]:
+        return {
+            "nodeVersion": {"version": f"qflux-{__version__}"},
+            "environment": "qflux",
+            "coordinator": True,
+            "starting": not self.dispatcher.accepting,
+            "uptime": f"{time.time() - self._started:.2f}s",
+        }
+
+
+def _base_uri(headers: dict[str, str], conn: TrinoHttpConnection) -> str:
+    """Where clients should send follow-up requests when no externalAddress is set."""
+    proto = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
+    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
+    return f"{proto}://{host.split(',')[0].strip()}"
+
+
+def _peer(stream: trio.SocketStream) -> str | None:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+    except OSError:
+        return None
+    return f"{host}:{port}"
+
+
+async def _send_quietly(stream: trio.SocketStream, data: bytes) -> None:
+    try:
+        await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+
+
+async def _close_quietly(stream: trio.SocketStream) -> None:
+    with trio.CancelScope(shield=True):
+        try:
+            await stream.aclose()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass

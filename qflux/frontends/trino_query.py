@@ -1,0 +1,269 @@
+"""One Trino-protocol query on the proxy: a producer task and the pages clients poll.
+
+A Trino query outlives the HTTP request that submitted it: the client polls `nextUri`
+for pages, possibly over several connections. So the query runs in its own task
+(`produce`), inside dispatch's cancel scope, pushing Arrow batches into a channel of
+capacity one; each poll drains at most one page's worth of bytes from it. The engine
+therefore runs only as fast as the client reads, and memory stays bounded.
+
+Every page carries a token; the page for the current token is kept so a client that
+lost a response can fetch it again (as the Trino client does on a network error).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import pyarrow as pa
+import trio
+
+from qflux.core import CancelReason, QueryError, QueryStatus, new_query_id
+from qflux.dispatch import Dispatcher, QueryHandle
+from qflux.frontends.trino_types import TrinoEncoder
+from qflux.protocols.trino_http import QueryResults, SessionUpdate
+
+#: Trino's numeric error codes for the names in ErrorCode (StandardErrorCode).
+TRINO_ERROR_CODES = {
+    "GENERIC_USER_ERROR": 0,
+    "SYNTAX_ERROR": 1,
+    "ABANDONED_QUERY": 2,
+    "USER_CANCELED": 3,
+    "INVALID_FUNCTION_ARGUMENT": 7,
+    "NOT_SUPPORTED": 13,
+    "TABLE_NOT_FOUND": 46,
+    "GENERIC_INTERNAL_ERROR": 65536,
+    "NO_NODES_AVAILABLE": 65541,
+    "SERVER_SHUTTING_DOWN": 65545,
+    "QUERY_QUEUE_FULL": 131074,
+    "EXCEEDED_TIME_LIMIT": 131075,
+}
+
+
+def trino_error(error: QueryError) -> dict[str, Any]:
+    """The `error` object of a failed QueryResults, as Trino's clients parse it."""
+    return {
+        "message": error.message,
+        "errorCode": TRINO_ERROR_CODES.get(error.code.error_name, 65536),
+        "errorName": error.code.error_name,
+        "errorType": error.code.error_type,
+        "failureInfo": {
+            "type": error.cause_type,
+            "message": error.message,
+            "suppressed": [],
+            "stack": [],
+        },
+    }
+
+
+#: With rows in hand, how long a poll waits for more (or for the end) before replying.
+#: Small results end within microseconds, so their one page says FINISHED.
+LINGER_SECS = 0.002
+
+
+def rejected(error: QueryError) -> QueryResults:
+    """The final page of a query refused before it was registered."""
+    return QueryResults(
+        id=new_query_id(),
+        info_uri="",
+        stats={"state": "FAILED", "queued": False, "scheduled": False},
+        error=trino_error(error),
+    )
+
+
+class TrinoQuery:
+    """Proxy-side state of one query submitted over Trino HTTP."""
+
+    def __init__(
+        self,
+        handle: QueryHandle,
+        *,
+        base_uri: str,
+        max_page_bytes: int,
+        update: SessionUpdate | None = None,
+        update_type: str | None = None,
+    ) -> None:
+        self.handle = handle
+        self.slug = secrets.token_hex(8)
+        self.base_uri = base_uri
+        self.max_page_bytes = max_page_bytes
+        self.update = update
+        self.update_type = update_type
+        self.token = -1  # token of the page most recently handed out (POST = 0)
+        self.last_page: QueryResults | None = None
+        self.last_seen = trio.current_time()
+        self.polls_in_flight = 0
+        self.delivered = False  # the final page went out: nothing left to fetch
+        self.error: QueryError | None = None
+        self.schema: pa.Schema | None = None
+        self._encoder: TrinoEncoder | None = None
+        self._pending: pa.RecordBatch | None = None
+        self._bytes_per_row = 0.0
+        self._produced_all = False
+        self._send, self._receive = trio.open_memory_channel[pa.RecordBatch](1)
+        self._started = time.time()
+
+    @property
+    def id(self) -> str:
+        return self.handle.id
+
+    @property
+    def finished(self) -> bool:
+        """The producer is done (success, failure or cancel)."""
+        return self._produced_all
+
+    # -- the producer: runs in the frontend's nursery -------------------------
+
+    async def produce(self, dispatcher: Dispatcher) -> None:
+        """Run the query to completion, feeding batches to polls as they ask."""
+        try:
+            if self.error is not None:  # failed before it could run (bad parameters ...)
+                dispatcher.finish_local(self.handle, self.error)
+                return
+            if self.update_type is not None:  # answered locally: nothing to execute
+                self.schema = pa.schema([])
+                dispatcher.finish_local(self.handle)
+                return
+            async with dispatcher.run(self.handle) as result:
+                self.schema = result.schema
+                async for batch in result:
+                    await self._send.send(batch)
+                # All rows are out: let polls finish the last page now, not after the
+                # engine and the group slot are released.
+                self._produced_all = True
+                self._send.close()
+        except QueryError as exc:
+            self.error = exc
+        finally:
+            self._produced_all = True
+            self._send.close()  # sync: pollers see the error before end-of-channel
+
+    # -- polls ----------------------------------------------------------------
+
+    async def next_page(self, max_wait: float) -> QueryResults:
+        """Build the next page: the data that is ready, waiting at most `max_wait`
+        for the first rows; once some rows are in hand, never wait for more."""
+        self.token += 1
+        chunks: list[bytes] = []
+        size = 0
+        with trio.move_on_after(max_wait):
+            while size < self.max_page_bytes:
+                if self._pending is None:
+                    try:
+                        if not chunks:
+                            self._pending = await self._receive.receive()
+                        else:  # rows in hand: only wait a moment, for the end of a small result
+                            with trio.move_on_after(LINGER_SECS):
+                                self._pending = await self._receive.receive()
+                            if self._pending is None:
+                                break
+                    except trio.EndOfChannel:
+                        break
+                chunk = self._encode_slice(self.max_page_bytes - size)
+                chunks.append(chunk)
+                size += len(chunk)
+        page = self._page(chunks)
+        self.last_page = page
+        return page
+
+    def _encode_slice(self, budget: int) -> bytes:
+        """Encode as many pending rows as fit in `budget` bytes; keep the rest."""
+        batch = self._pending
+        assert batch is not None
+        self._pending = None
+        if self._encoder is None:  # the result schema carries the engine's type hints
+            self._encoder = TrinoEncoder(self.schema or batch.schema, batch)
+        if self._bytes_per_row == 0.0:
+            self._bytes_per_row = max(8.0, batch.nbytes / max(batch.num_rows, 1) * 1.5)
+        rows = max(1, min(batch.num_rows, int(budget / self._bytes_per_row)))
+        if rows < batch.num_rows:
+            self._pending = batch.slice(rows)
+            batch = batch.slice(0, rows)
+        chunk = self._encoder.encode_rows(batch)
+        self._bytes_per_row = 0.5 * self._bytes_per_row + 0.5 * (len(chunk) / rows)
+        return chunk
+
+    def _page(self, chunks: list[bytes]) -> QueryResults:
+        more = not self._produced_all or self._pending is not None or self._has_buffered()
+        done = not more
+        if done:
+            self.delivered = True
+        state = self._state(done)
+        columns = self._columns()
+        return QueryResults(
+            id=self.id,
+            info_uri=f"{self.base_uri}/v1/query/{self.id}",
+            next_uri=None if done else self._uri(self.token + 1),
+            partial_cancel_uri=None,
+            columns=columns,
+            data_json=_join_rows(chunks) if chunks else None,
+            stats=self._stats(state),
+            error=trino_error(self.error) if done and self.error else None,
+            warnings=[],
+            update_type=self.update_type,
+            update_count=None,
+            set_headers=self.update if done and self.error is None else None,
+        )
+
+    def _has_buffered(self) -> bool:
+        return self._receive.statistics().current_buffer_used > 0
+
+    def _columns(self) -> list[dict[str, Any]] | None:
+        if self._encoder is not None:
+            return self._encoder.columns
+        if self.schema is not None and (self._produced_all or len(self.schema) == 0):
+            self._encoder = TrinoEncoder(self.schema, None)
+            return self._encoder.columns
+        return None
+
+    def _state(self, done: bool) -> str:
+        if done:
+            return "FAILED" if self.error else "FINISHED"
+        status = self.handle.record.status
+        return "QUEUED" if status is QueryStatus.QUEUED else "RUNNING"
+
+    def _stats(self, state: str) -> dict[str, Any]:
+        record = self.handle.record
+        elapsed = int((time.time() - self._started) * 1000)
+        queued = state == "QUEUED"
+        return {
+            "state": state,
+            "queued": queued,
+            "scheduled": not queued,
+            "nodes": 0 if queued else 1,
+            "totalSplits": 0,
+            "queuedSplits": 0,
+            "runningSplits": 0,
+            "completedSplits": 0,
+            "cpuTimeMillis": 0,
+            "wallTimeMillis": elapsed,
+            "queuedTimeMillis": int(record.queue_ms) if not queued else elapsed,
+            "elapsedTimeMillis": elapsed,
+            "processedRows": record.rows_returned,
+            "processedBytes": 0,
+            "physicalInputBytes": 0,
+            "peakMemoryBytes": 0,
+            "spilledBytes": 0,
+        }
+
+    def stage(self) -> str:
+        return "queued" if self.handle.record.status is QueryStatus.QUEUED else "executing"
+
+    def _uri(self, token: int) -> str:
+        return f"{self.base_uri}/v1/statement/{self.stage()}/{self.id}/{self.slug}/{token}"
+
+    def cancel(self, reason: CancelReason) -> None:
+        self.handle.cancel(reason)
+
+    def is_idle_for(self, seconds: float) -> bool:
+        return self.polls_in_flight == 0 and trio.current_time() - self.last_seen > seconds
+
+
+def _join_rows(chunks: list[bytes]) -> bytes:
+    """Merge JSON arrays of rows (`[[..],[..]]`) into one array without re-parsing."""
+    if len(chunks) == 1:
+        return chunks[0]
+    inner = [chunk[1:-1] for chunk in chunks if len(chunk) > 2]
+    return b"[" + b",".join(inner) + b"]"
+

@@ -1,0 +1,258 @@
+"""The Server: one nursery holding the listeners, the admin API and the query tasks.
+
+Start-up binds every port before reporting ready, so a port clash fails fast with a
+message naming the port. Shutdown drains: health turns 503 (load balancers stop
+sending), new queries are refused, running ones get `shutdownGraceSecs` to finish,
+the rest are cancelled (their engines cancel the backend queries), then it closes.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from os import PathLike
+from typing import Any
+
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
+
+from qflux.admin.app import AdminApp
+from qflux.clusters import Cluster, ClusterGroup
+from qflux.config import Config, load_config
+from qflux.core import CancelReason
+from qflux.dispatch import Dispatcher
+from qflux.engines.registry import create_engine
+from qflux.frontends.trino_http import TrinoHttpFrontend
+from qflux.persistence.memory import InMemoryHistory
+from qflux.routing import RouterChain
+
+log = structlog.get_logger("qflux.server")
+
+#: After the grace period, how long cancelled queries get to unwind at their engines.
+CANCEL_UNWIND_SECS = 5.0
+#: How often shutdown re-checks whether clients have fetched their last rows.
+DRAIN_POLL_SECS = 0.05
+
+
+class StartupError(Exception):
+    """The server cannot start (a port is taken, an engine is unavailable)."""
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.clusters = {
+            name: Cluster(name, cluster_config, create_engine(name, cluster_config))
+            for name, cluster_config in config.clusters.items()
+        }
+        self.groups = {
+            name: ClusterGroup(
+                name, group_config, [self.clusters[member] for member in group_config.members]
+            )
+            for name, group_config in config.cluster_groups.items()
+            if group_config.enabled
+        }
+        self.dispatcher = Dispatcher(
+            RouterChain.from_config(config),
+            self.groups,
+            InMemoryHistory(config.queryflux.persistence.max_history),
+        )
+        self.draining = False
+        self._addresses: dict[str, tuple[str, int]] = {}
+        self._nursery: trio.Nursery | None = None
+        self._stopped = trio.Event()
+        self.closed = trio.Event()
+        self.trino = TrinoHttpFrontend(
+            self.dispatcher,
+            config.queryflux.frontends.trino_http,
+            external_address=config.queryflux.external_address,
+        )
+
+    # -- life cycle -------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind, serve until `shutdown()` completes, then release the engines."""
+        try:
+            trino_listeners, admin_socket = await self._bind()
+            async with trio.open_nursery() as nursery:
+                if trino_listeners:
+                    await nursery.start(self.trino.serve, trino_listeners)
+                if admin_socket is not None:
+                    await nursery.start(self._serve_admin, admin_socket)
+                log.info(
+                    "qflux ready",
+                    **{name: f"{host}:{port}" for name, (host, port) in self._addresses.items()},
+                )
+                task_status.started()
+                await self._stopped.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                for cluster in self.clusters.values():
+                    await cluster.engine.aclose()
+            self.closed.set()
+
+    async def _bind(self) -> tuple[list[trio.SocketListener], socket.socket | None]:
+        """Bind every enabled port up front, so a clash fails before anything runs."""
+        qf = self.config.queryflux
+        trino_listeners: list[trio.SocketListener] = []
+        if qf.frontends.trino_http.enabled:
+            trino = qf.frontends.trino_http
+            trino_listeners = await _listen(
+                "trinoHttp",
+                trino.host or qf.bind_address,
+                trino.port,
+                "queryflux.frontends.trinoHttp.port",
+            )
+            self._addresses["trinoHttp"] = _bound_address(trino_listeners[0])
+        admin_socket = None
+        if qf.admin_api.enabled:
+            try:
+                admin_socket = _bind_socket(
+                    "adminApi",
+                    qf.admin_api.host or qf.bind_address,
+                    qf.admin_api.port,
+                    "queryflux.adminApi.port",
+                )
+            except StartupError:
+                for listener in trino_listeners:
+                    await listener.aclose()
+                raise
+            self._addresses["adminApi"] = admin_socket.getsockname()[:2]
+        return trino_listeners, admin_socket
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Drain and stop. Safe to call more than once."""
+        if self._stopped.is_set():
+            return
+        grace = self.config.queryflux.shutdown_grace_secs if grace is None else grace
+        self.draining = True
+        self.dispatcher.accepting = False
+        running = len(self.dispatcher.active)
+        log.info("draining", running=running, grace_secs=grace)
+        if not await self._drained(grace):
+            log.warning("grace period over; cancelling", running=len(self.dispatcher.active))
+            self.dispatcher.cancel_all(CancelReason.SHUTDOWN)
+            await self.dispatcher.wait_idle(CANCEL_UNWIND_SECS)
+        self._stopped.set()
+
+    async def _drained(self, timeout: float) -> bool:
+        """Wait until no query runs and no client still has rows to fetch."""
+        with trio.move_on_after(timeout):
+            await self.dispatcher.wait_idle()
+            while self.trino.undelivered():
+                await trio.sleep(DRAIN_POLL_SECS)
+            return True
+        return False
+
+    # -- introspection ----------------------------------------------------------
+
+    def address(self, name: str) -> tuple[str, int]:
+        """(host, port) a listener is bound to, e.g. `address("trinoHttp")`."""
+        try:
+            return self._addresses[name]
+        except KeyError:
+            raise KeyError(f"no listener named {name!r}; have {sorted(self._addresses)}") from None
+
+    def url(self, name: str = "trinoHttp") -> str:
+        host, port = self.address(name)
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def cluster_state(self) -> dict[str, Any]:
+        return {
+            "groups": {name: group.snapshot() for name, group in self.groups.items()},
+            "clusters": {name: cluster.snapshot() for name, cluster in self.clusters.items()},
+        }
+
+    async def _serve_admin(
+        self, sock: socket.socket, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        config = HypercornConfig()
+        config.accesslog = None
+        config.errorlog = None
+        sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
+        await worker_serve(
+            wrap_app(AdminApp(self), config.wsgi_max_body_size, "asgi"),
+            config,
+            sockets=sockets,
+            task_status=task_status,
+        )
+
+
+@asynccontextmanager
+async def serve(
+    config: Config | Mapping[str, Any] | str | PathLike[str] | None = None,
+) -> AsyncIterator[Server]:
+    """Run qflux inside the caller's Trio run; drains and stops when the block exits.
+
+    `config` may be a Config, a parsed mapping, a YAML path, or None for the embedded
+    default. Port 0 binds an ephemeral port: ask `server.address("trinoHttp")`.
+    """
+    from qflux.config import default_config
+
+    if config is None:
+        config = default_config()
+    elif not isinstance(config, Config):
+        config = load_config(config)
+    server = Server(config)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.run)
+            try:
+                yield server
+            finally:
+                with trio.CancelScope(shield=True):
+                    await server.shutdown()
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+
+
+def unwrap_group(group: BaseExceptionGroup) -> BaseException:
+    """Unwrap a group holding one exception, so embedders see the error itself."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]  # type: ignore[assignment]
+    return group
+
+
+async def _listen(name: str, host: str, port: int, key: str) -> list[trio.SocketListener]:
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise StartupError(_bind_error(name, host, port, key, exc)) from exc
+
+
+def _bind_socket(name: str, host: str, port: int, key: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(_bind_error(name, host, port, key, exc)) from exc
+    sock.setblocking(False)
+    return sock
+
+
+def _bind_error(name: str, host: str, port: int, key: str, exc: OSError) -> str:
+    flag = "--admin-port" if name == "adminApi" else "--trino-port"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} ({name}) is already in use on {host}; choose another with "
+            f"{flag} PORT or `{key}` in the config"
+        )
+    return f"cannot listen on {host}:{port} ({name}): {exc.strerror or exc}"
+
+
+def _bound_address(listener: trio.SocketListener) -> tuple[str, int]:
+    host, port = listener.socket.getsockname()[:2]
+    return host, port

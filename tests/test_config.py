@@ -1,0 +1,971 @@
+"""Tests for qflux.config: loading, defaults, error paths and messages, round trips."""
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from qflux.config import (
+    AdminApiConfig,
+    AuthConfig,
+    ClusterAuthConfig,
+    ClusterConfig,
+    ClusterGroupConfig,
+    Config,
+    ConfigError,
+    FrontendConfig,
+    HeaderRouter,
+    PersistenceConfig,
+    ProtocolBasedRouter,
+    QfluxSection,
+    StrategyConfig,
+    StrategyType,
+    TrinoHttpConfig,
+    config_to_dict,
+    default_config,
+    load_config,
+)
+from qflux.core import EngineType, FrontendProtocol
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def valid() -> dict[str, Any]:
+    """A small valid config, to be broken one key at a time."""
+    return {
+        "clusters": {
+            "a": {"engine": "duckDb", "maxRunningQueries": 2},
+            "b": {"engine": "duckDb"},
+        },
+        "clusterGroups": {"g": {"members": ["a", "b"], "maxRunningQueries": 4}},
+        "routingFallback": "g",
+    }
+
+
+def problems_of(raw: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    assert str(info.value) == "\n".join(info.value.problems)
+    return info.value.problems
+
+
+def with_changes(**sections: Any) -> dict[str, Any]:
+    raw = valid()
+    raw.update(copy.deepcopy(sections))
+    return raw
+
+
+# --- defaults and the happy path ----------------------------------------------------------
+
+
+def test_default_config() -> None:
+    config = default_config()
+    assert config.clusters == {
+        "duckdb": ClusterConfig(engine=EngineType.DUCKDB, max_running_queries=8)
+    }
+    assert config.cluster_groups == {
+        "default": ClusterGroupConfig(members=("duckdb",), max_running_queries=8)
+    }
+    assert config.routing_fallback == "default"
+    assert config.routers == ()
+    qf = config.queryflux
+    assert qf.frontends.trino_http == TrinoHttpConfig()
+    assert (qf.frontends.trino_http.enabled, qf.frontends.trino_http.port) == (True, 8080)
+    assert qf.frontends.trino_http.client_timeout_secs == 300.0
+    assert qf.admin_api == AdminApiConfig(enabled=True, port=9000)
+    assert qf.persistence == PersistenceConfig(type="inMemory", max_history=10000)
+    assert qf.bind_address == "0.0.0.0"
+    assert qf.external_address is None
+    assert (qf.shutdown_grace_secs, qf.log_format, qf.log_level) == (30.0, "auto", "info")
+    assert config.cluster_groups["default"].strategy == StrategyConfig(StrategyType.ROUND_ROBIN)
+    assert config.auth == AuthConfig(provider="none", required=False)
+
+
+def test_queryflux_section_may_be_omitted() -> None:
+    config = load_config(valid())
+    assert config.queryflux == QfluxSection()
+    assert config.cluster_groups["g"].members == ("a", "b")
+    assert config.cluster_groups["g"].max_queued_queries is None
+    assert config.cluster_groups["g"].queue_timeout_secs is None
+    assert config.clusters["b"].max_running_queries is None
+
+
+def test_null_sections_count_as_empty() -> None:
+    config = load_config(with_changes(queryflux={"adminApi": None, "frontends": None}))
+    assert config.queryflux.admin_api == AdminApiConfig()
+    assert config.queryflux.frontends.postgres_wire == FrontendConfig(port=5432)
+
+
+def test_frontend_default_ports_and_host() -> None:
+    raw = with_changes(
+        queryflux={
+            "bindAddress": "127.0.0.1",
+            "frontends": {"postgresWire": {"enabled": False}, "trinoHttp": {"host": "::1"}},
+        }
+    )
+    frontends = load_config(raw).queryflux.frontends
+    assert frontends.postgres_wire.port == 5432
+    assert frontends.mysql_wire.port == 3306
+    assert frontends.clickhouse_http.port == 8123
+    assert frontends.flight_sql.port == 50051
+    assert frontends.trino_http.host == "::1"
+    by_protocol = frontends.by_protocol()
+    assert by_protocol[FrontendProtocol.TRINO_HTTP] is frontends.trino_http
+    assert by_protocol[FrontendProtocol.FLIGHT_SQL].port == 50051
+
+
+def test_full_config_loads() -> None:
+    raw = with_changes(
+        queryflux={
+            "externalAddress": "https://proxy.example:8443",
+            "frontends": {
+                "trinoHttp": {
+                    "port": 0,
+                    "clientTimeoutSecs": 60,
+                    "maxPageBytes": 65536,
+                    "maxRequestBytes": 1024,
+                }
+            },
+            "adminApi": {"enabled": False, "username": "ops", "password": "s3cret"},
+            "shutdownGraceSecs": 5,
+            "logFormat": "json",
+            "logLevel": "DEBUG",
+        },
+        clusters={
+            "t": {
+                "engine": "trino",
+                "endpoint": "https://trino:8443",
+                "auth": {"type": "basic", "username": "u", "password": "p"},
+                "tls": {"insecureSkipVerify": True, "caFile": "/ca.pem"},
+                "queryAuth": {"type": "passthrough"},
+                "poolSize": 4,
+                "catalog": "hive",
+                "database": "default",
+                "healthCheckQuery": "SELECT 1",
+            },
+            "ath": {
+                "engine": "athena",
+                "region": "eu-west-1",
+                "s3OutputLocation": "s3://bucket/out/",
+                "workgroup": "primary",
+            },
+            "d": {"engine": "duckDb", "databasePath": "/data/x.duckdb", "enabled": False},
+        },
+        clusterGroups={
+            "mixed": {
+                "members": ["t", "d"],
+                "maxRunningQueries": 10,
+                "maxQueuedQueries": 0,
+                "queueTimeoutSecs": 2.5,
+                "strategy": {"type": "engineAffinity", "preference": ["trino", "duckDb"]},
+                "overflowGroup": "spill",
+            },
+            "spill": {
+                "members": ["t", "ath"],
+                "maxRunningQueries": 1,
+                "strategy": {"type": "weighted", "weights": {"t": 3, "ath": 1}},
+            },
+        },
+        routers=[
+            {"type": "protocolBased", "trinoHttp": "mixed", "postgresWire": "spill"},
+            {"type": "header", "headerName": "X-Group", "headerValueToGroup": {"s": "spill"}},
+        ],
+        routingFallback="mixed",
+        translation={"errorOnUnsupported": True},
+        auth={"provider": "none", "required": True},
+        authorization={"provider": "none"},
+    )
+    config = load_config(raw)
+    qf = config.queryflux
+    assert qf.frontends.trino_http.port == 0
+    assert qf.frontends.trino_http.client_timeout_secs == 60.0
+    assert qf.log_format == "json"
+    t = config.clusters["t"]
+    assert t.engine is EngineType.TRINO
+    assert t.auth == ClusterAuthConfig(type="basic", username="u", password="p")
+    assert t.tls is not None and t.tls.insecure_skip_verify and t.tls.ca_file == "/ca.pem"
+    assert t.query_auth is not None and t.query_auth.type == "passthrough"
+    assert config.clusters["ath"].s3_output_location == "s3://bucket/out/"
+    mixed = config.cluster_groups["mixed"]
+    assert mixed.strategy.type is StrategyType.ENGINE_AFFINITY
+    assert mixed.strategy.preference == (EngineType.TRINO, EngineType.DUCKDB)
+    assert mixed.overflow_group == "spill"
+    assert mixed.max_queued_queries == 0 and mixed.queue_timeout_secs == 2.5
+    assert config.cluster_groups["spill"].strategy.weights == {"t": 3, "ath": 1}
+    protocol_router, header_router = config.routers
+    assert isinstance(protocol_router, ProtocolBasedRouter)
+    assert protocol_router.type == "protocolBased"
+    assert protocol_router.mapping() == {
+        FrontendProtocol.TRINO_HTTP: "mixed",
+        FrontendProtocol.POSTGRES_WIRE: "spill",
+    }
+    assert header_router == HeaderRouter(
+        header_name="X-Group", header_value_to_group={"s": "spill"}
+    )
+    assert header_router.type == "header"
+    assert config.translation.error_on_unsupported is True
+    assert config.auth.required is True
+    assert load_config(config_to_dict(config)) == config
+
+
+def test_load_from_path_object(tmp_path: Path) -> None:
+    path = tmp_path / "qflux.yaml"
+    path.write_text(yaml.safe_dump(valid()))
+    assert load_config(path) == load_config(str(path)) == load_config(valid())
+
+
+# --- examples -----------------------------------------------------------------------------
+
+
+def test_architecture_example_only_reports_the_python_script_router() -> None:
+    problems = problems_of(str(EXAMPLES / "queryflux-architecture.yaml"))
+    assert problems == ["routers[2].type: the pythonScript router is not supported yet"]
+
+
+def test_architecture_example_without_python_router_loads() -> None:
+    raw = yaml.safe_load((EXAMPLES / "queryflux-architecture.yaml").read_text())
+    del raw["routers"][2]
+    config = load_config(raw)
+    assert config.queryflux.external_address == "http://localhost:8080"
+    assert config.queryflux.persistence == PersistenceConfig()
+    assert config.queryflux.frontends.flight_sql == FrontendConfig(enabled=False, port=50051)
+    assert config.clusters["trino-1"].endpoint == "http://trino:8080"
+    assert config.clusters["duckdb-1"].database_path == "/data/analytics.duckdb"
+    assert config.cluster_groups["trino-default"].max_running_queries == 100
+    assert config.routers[0] == ProtocolBasedRouter(trino_http="trino-default")
+    assert config.routers[1] == HeaderRouter(
+        header_name="X-Target-Engine", header_value_to_group={"duckdb": "duckdb-local"}
+    )
+    assert config.routing_fallback == "duckdb-local"
+
+
+def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("QFLUX_TRINO_PORT", "QFLUX_ADMIN_PASSWORD", "QFLUX_DUCKDB_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    config = load_config(EXAMPLES / "minimal-duckdb.yaml")
+    group = config.cluster_groups["analytics"]
+    assert group.members == ("duckdb-memory", "duckdb-file")
+    assert (group.max_running_queries, group.max_queued_queries) == (8, 100)
+    assert group.queue_timeout_secs == 60.0
+    assert all(c.engine is EngineType.DUCKDB for c in config.clusters.values())
+    assert isinstance(config.routers[0], HeaderRouter)
+    assert config.routing_fallback == "analytics"
+    assert config.queryflux.frontends.trino_http.port == 8080
+    assert config.queryflux.admin_api.password == "admin"
+
+
+# --- round trip ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        default_config,
+        lambda: load_config(EXAMPLES / "minimal-duckdb.yaml"),
+        lambda: load_config(with_changes(queryflux={"persistence": {"inMemory": {}}})),
+    ],
+)
+def test_config_to_dict_round_trips(make: Any) -> None:
+    config: Config = make()
+    data = config_to_dict(config)
+    assert load_config(data) == config
+    # Plain data: enums come out as their strings, tuples as lists.
+    assert json.loads(json.dumps(data)) == data
+    assert yaml.safe_load(yaml.safe_dump(data)) == data
+
+
+def test_config_to_dict_uses_camel_case_and_tags_routers() -> None:
+    config = load_config(
+        with_changes(routers=[{"type": "protocolBased", "trinoHttp": "g"}], queryflux={})
+    )
+    data = config_to_dict(config)
+    assert data["clusterGroups"]["g"]["maxRunningQueries"] == 4
+    assert data["clusters"]["a"]["engine"] == "duckDb"
+    assert type(data["clusters"]["a"]["engine"]) is str
+    assert data["queryflux"]["frontends"]["trinoHttp"]["port"] == 8080
+    assert data["queryflux"]["persistence"] == {"type": "inMemory", "maxHistory": 10000}
+    assert data["routers"][0]["type"] == "protocolBased"
+    assert data["routers"][0]["trinoHttp"] == "g"
+    assert data["routingFallback"] == "g"
+
+
+# --- structural errors --------------------------------------------------------------------
+
+
+def test_unknown_strategy_message_matches_the_design() -> None:
+    raw = valid()
+    raw["clusterGroups"]["adhoc"] = {
+        "members": ["a"],
+        "maxRunningQueries": 1,
+        "strategy": {"type": "roundrobin"},
+    }
+    assert problems_of(raw) == [
+        "clusterGroups.adhoc.strategy.type: unknown 'roundrobin'; expected one of "
+        "roundRobin, leastLoaded, failover, engineAffinity, weighted"
+    ]
+
+
+def test_unknown_engine() -> None:
+    raw = valid()
+    raw["clusters"]["x"] = {"engine": "foo"}
+    assert problems_of(raw) == [
+        "clusters.x.engine: unknown 'foo'; expected one of "
+        "trino, duckDb, starRocks, clickHouse, postgres, athena"
+    ]
+
+
+def test_required_key_missing() -> None:
+    raw = valid()
+    raw["clusters"]["x"] = {"enabled": True}
+    del raw["clusterGroups"]["g"]["maxRunningQueries"]
+    assert problems_of(raw) == [
+        "clusters.x.engine: required key missing",
+        "clusterGroups.g.maxRunningQueries: required key missing",
+    ]
+
+
+def test_unknown_keys_are_reported_with_their_parent_path() -> None:
+    raw = valid()
+    raw["clusters"]["a"]["maxRunningQuery"] = 3
+    raw["clusters"]["a"]["bogus"] = 1
+    raw["queryflux"] = {"frontends": {"trinoHttp": {"max_page_bytes": 5}}}
+    raw["clusterGroup"] = {}
+    assert problems_of(raw) == [
+        "queryflux.frontends.trinoHttp: unknown key 'max_page_bytes'; did you mean 'maxPageBytes'?",
+        "clusters.a: unknown key 'maxRunningQuery'; did you mean 'maxRunningQueries'?",
+        "clusters.a: unknown key 'bogus'",
+        "(top level): unknown key 'clusterGroup'; did you mean 'clusterGroups'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("clusters", "a", "maxRunningQueries"), "abc", "expected an integer, got 'abc'"),
+        (("clusters", "a", "maxRunningQueries"), 2.5, "expected an integer, got 2.5"),
+        (("clusters", "a", "maxRunningQueries"), True, "expected an integer, got true"),
+        (("clusters", "a", "enabled"), "yes", "expected true or false, got 'yes'"),
+        (("clusters", "a", "enabled"), 1, "expected true or false, got 1"),
+        (
+            ("clusters", "a", "endpoint"),
+            5,
+            "expected a string, got 5; quote it to make it a string",
+        ),
+        (("clusters", "a", "endpoint"), ["x"], "expected a string, got a list"),
+        (("clusterGroups", "g", "members"), "a", "expected a list, got 'a'"),
+        (("clusterGroups", "g", "queueTimeoutSecs"), "soon", "expected a number, got 'soon'"),
+        (("clusterGroups", "g", "strategy"), "roundRobin", "expected a mapping, got 'roundRobin'"),
+        (("clusters", "a", "tls"), [], "expected a mapping, got a list"),
+        (("clusters", "a", "auth"), {"type": "kerberos"}, None),
+        (("clusterGroups", "g", "maxRunningQueries"), 0, "must be at least 1, got 0"),
+        (("clusterGroups", "g", "maxQueuedQueries"), -1, "must be at least 0, got -1"),
+        (("clusterGroups", "g", "queueTimeoutSecs"), -0.5, "must be at least 0, got -0.5"),
+        (("clusters", "a", "poolSize"), 0, "must be at least 1, got 0"),
+    ],
+)
+def test_value_errors_name_the_path(path: tuple[str, ...], value: Any, message: str | None) -> None:
+    raw = valid()
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    if message is None:  # an unknown literal inside a nested section
+        assert problems_of(raw) == [
+            "clusters.a.auth.type: unknown 'kerberos'; expected one of "
+            "basic, bearer, keyPair, accessKey"
+        ]
+    else:
+        assert problems_of(raw) == [f"{'.'.join(path)}: {message}"]
+
+
+def test_list_items_are_indexed() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["members"] = ["a", 7]
+    raw["clusterGroups"]["g"]["strategy"] = {"type": "engineAffinity", "preference": ["trino", "x"]}
+    assert problems_of(raw) == [
+        "clusterGroups.g.members[1]: expected a string, got 7; quote it to make it a string",
+        "clusterGroups.g.strategy.preference[1]: unknown 'x'; expected one of "
+        "trino, duckDb, starRocks, clickHouse, postgres, athena",
+    ]
+
+
+def test_ports_must_be_in_range() -> None:
+    raw = with_changes(
+        queryflux={"frontends": {"trinoHttp": {"port": 70000}}, "adminApi": {"port": -1}}
+    )
+    assert problems_of(raw) == [
+        "queryflux.frontends.trinoHttp.port: must be between 0 and 65535, got 70000",
+        "queryflux.adminApi.port: must be between 0 and 65535, got -1",
+    ]
+
+
+def test_positive_float_and_log_format() -> None:
+    raw = with_changes(
+        queryflux={"frontends": {"trinoHttp": {"clientTimeoutSecs": 0}}, "logFormat": "xml"}
+    )
+    assert problems_of(raw) == [
+        "queryflux.frontends.trinoHttp.clientTimeoutSecs: must be greater than 0, got 0.0",
+        "queryflux.logFormat: unknown 'xml'; expected one of auto, json, console",
+    ]
+
+
+def test_many_problems_are_collected_in_one_pass() -> None:
+    raw = valid()
+    raw["clusters"]["a"]["engine"] = "oracle"
+    raw["clusters"]["b"]["maxRunningQueries"] = "many"
+    raw["clusterGroups"]["g"]["strategy"] = {"type": "random"}
+    raw["clusterGroups"]["g"]["queueTimeoutSecs"] = float("nan")
+    raw["routers"] = [{"type": "queryRegex"}, {"type": "header"}]
+    raw["queryflux"] = {"persistence": {"type": "postgres"}}
+    assert problems_of(raw) == [
+        "queryflux.persistence.type: the postgres persistence is not supported yet",
+        "clusters.a.engine: unknown 'oracle'; expected one of "
+        "trino, duckDb, starRocks, clickHouse, postgres, athena",
+        "clusters.b.maxRunningQueries: expected an integer, got 'many'",
+        "clusterGroups.g.queueTimeoutSecs: expected a number, got nan",
+        "clusterGroups.g.strategy.type: unknown 'random'; expected one of "
+        "roundRobin, leastLoaded, failover, engineAffinity, weighted",
+        "routers[0].type: the queryRegex router is not supported yet",
+        "routers[1].headerName: required key missing",
+    ]
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    assert problems_of(str(path)) == ["(top level): expected a mapping of sections, got a list"]
+    assert problems_of(["a"]) == ["(top level): expected a mapping of sections, got a list"]
+    assert (
+        problems_of(with_changes(clusters=["a"]))[0] == "clusters: expected a mapping, got a list"
+    )
+
+
+# --- persistence --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "persistence",
+    [
+        {"type": "inMemory"},
+        {"inMemory": {}},
+        {"inMemory": None},
+        {},
+    ],
+)
+def test_persistence_spellings(persistence: dict[str, Any]) -> None:
+    config = load_config(with_changes(queryflux={"persistence": persistence}))
+    assert config.queryflux.persistence == PersistenceConfig(type="inMemory", max_history=10000)
+
+
+def test_persistence_max_history_in_both_spellings() -> None:
+    flat = load_config(
+        with_changes(queryflux={"persistence": {"type": "inMemory", "maxHistory": 5}})
+    )
+    nested = load_config(with_changes(queryflux={"persistence": {"inMemory": {"maxHistory": 5}}}))
+    assert (
+        flat.queryflux.persistence
+        == nested.queryflux.persistence
+        == PersistenceConfig(max_history=5)
+    )
+
+
+@pytest.mark.parametrize(
+    ("persistence", "problem"),
+    [
+        (
+            {"type": "postgres"},
+            "queryflux.persistence.type: the postgres persistence is not supported yet",
+        ),
+        (
+            {"type": "redis", "url": "redis://x"},
+            "queryflux.persistence.type: the redis persistence is not supported yet",
+        ),
+        (
+            {"postgres": {"databaseUrl": "postgres://x"}},
+            "queryflux.persistence.postgres: the postgres persistence is not supported yet",
+        ),
+        (
+            {"redis": {}},
+            "queryflux.persistence.redis: the redis persistence is not supported yet",
+        ),
+        (
+            {"type": "sqlite"},
+            "queryflux.persistence.type: unknown 'sqlite'; expected one of "
+            "inMemory, postgres, redis",
+        ),
+        (
+            {"inMemory": {"maxHistory": "lots"}},
+            "queryflux.persistence.inMemory.maxHistory: expected an integer, got 'lots'",
+        ),
+        (
+            {"inMemory": {"size": 1}},
+            "queryflux.persistence.inMemory: unknown key 'size'",
+        ),
+        (
+            {"inMemory": {}, "type": "inMemory"},
+            "queryflux.persistence: expected either 'type' or one of inMemory, postgres, "
+            "redis, got 'inMemory', 'type'",
+        ),
+    ],
+)
+def test_persistence_errors(persistence: dict[str, Any], problem: str) -> None:
+    assert problems_of(with_changes(queryflux={"persistence": persistence})) == [problem]
+
+
+# --- frontends and listeners --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frontend", ["postgresWire", "mysqlWire", "clickhouseHttp", "flightSql"])
+def test_other_frontends_are_not_supported_yet(frontend: str) -> None:
+    raw = with_changes(queryflux={"frontends": {frontend: {"enabled": True, "port": 15000}}})
+    assert problems_of(raw) == [
+        f"queryflux.frontends.{frontend}.enabled: the {frontend} frontend is not supported yet"
+    ]
+
+
+def test_port_clash_names_both_paths() -> None:
+    raw = with_changes(queryflux={"adminApi": {"port": 8080}})
+    assert problems_of(raw) == [
+        "queryflux.adminApi.port: port 8080 is already used by queryflux.frontends.trinoHttp.port"
+    ]
+
+
+@pytest.mark.parametrize(
+    "queryflux",
+    [
+        {"frontends": {"trinoHttp": {"port": 0}}, "adminApi": {"port": 0}},  # both ephemeral
+        {"adminApi": {"port": 8080, "enabled": False}},
+        {"frontends": {"trinoHttp": {"enabled": False}}, "adminApi": {"port": 8080}},
+        {"frontends": {"postgresWire": {"port": 8080}}},  # disabled frontend
+        {
+            "frontends": {"trinoHttp": {"host": "10.0.0.1"}},
+            "adminApi": {"host": "127.0.0.1", "port": 8080},
+        },
+    ],
+)
+def test_no_port_clash(queryflux: dict[str, Any]) -> None:
+    load_config(with_changes(queryflux=queryflux))
+
+
+def test_port_clash_with_a_wildcard_host() -> None:
+    raw = with_changes(
+        queryflux={"frontends": {"trinoHttp": {"host": "10.0.0.1"}}, "adminApi": {"port": 8080}}
+    )
+    assert problems_of(raw) == [
+        "queryflux.adminApi.port: port 8080 is already used by queryflux.frontends.trinoHttp.port"
+    ]
+
+
+def test_external_address_and_log_level_are_checked() -> None:
+    raw = with_changes(queryflux={"externalAddress": "proxy:8080", "logLevel": "loud"})
+    assert problems_of(raw) == [
+        "queryflux.externalAddress: expected an http:// or https:// URL, got 'proxy:8080'",
+        "queryflux.logLevel: unknown 'loud'; expected one of debug, info, warning, error, critical",
+    ]
+
+
+# --- clusters -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["trino", "starRocks", "clickHouse", "postgres"])
+def test_engines_that_need_an_endpoint(engine: str) -> None:
+    raw = valid()
+    raw["clusters"]["x"] = {"engine": engine}
+    assert problems_of(raw) == [f"clusters.x.endpoint: required for a {engine} cluster"]
+    raw["clusters"]["x"]["endpoint"] = "http://host:1234"
+    load_config(raw)
+
+
+def test_athena_needs_a_region_not_an_endpoint() -> None:
+    raw = valid()
+    raw["clusters"]["x"] = {"engine": "athena"}
+    assert problems_of(raw) == ["clusters.x.region: required for an athena cluster"]
+    raw["clusters"]["x"]["region"] = "us-east-1"
+    assert load_config(raw).clusters["x"].endpoint is None
+
+
+def test_duckdb_needs_nothing() -> None:
+    raw = valid()
+    raw["clusters"]["x"] = {"engine": "duckDb"}
+    assert load_config(raw).clusters["x"].database_path is None
+
+
+def test_cluster_auth_requirements() -> None:
+    raw = valid()
+    raw["clusters"]["a"]["auth"] = {"type": "basic", "password": "p"}
+    raw["clusters"]["b"]["auth"] = {"type": "bearer"}
+    assert problems_of(raw) == [
+        "clusters.a.auth.username: required for auth type basic",
+        "clusters.b.auth.token: required for auth type bearer",
+    ]
+
+
+# --- cluster groups -----------------------------------------------------------------------
+
+
+def test_unknown_member() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["members"] = ["a", "x"]
+    assert problems_of(raw) == [
+        "clusterGroups.g.members[1]: unknown cluster 'x'; defined clusters: a, b"
+    ]
+
+
+def test_member_errors() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["members"] = ["a", "a"]
+    raw["clusterGroups"]["h"] = {"members": [], "maxRunningQueries": 1}
+    assert problems_of(raw) == [
+        "clusterGroups.g.members[1]: cluster 'a' is listed twice",
+        "clusterGroups.h.members: must name at least one cluster",
+    ]
+
+
+def test_disabled_member_cluster_is_allowed() -> None:
+    raw = valid()
+    raw["clusters"]["b"]["enabled"] = False
+    assert load_config(raw).clusters["b"].enabled is False
+
+
+@pytest.mark.parametrize(
+    ("strategy", "problems"),
+    [
+        (
+            {"type": "engineAffinity"},
+            ["clusterGroups.g.strategy.preference: required for strategy engineAffinity"],
+        ),
+        (
+            {"type": "weighted"},
+            ["clusterGroups.g.strategy.weights: required for strategy weighted"],
+        ),
+        (
+            {"type": "weighted", "weights": {"a": 1, "b": 2, "c": 1}},
+            ["clusterGroups.g.strategy.weights.c: 'c' is not a member of the group"],
+        ),
+        (
+            {"type": "weighted", "weights": {"a": 1}},
+            ["clusterGroups.g.strategy.weights: no weight for member 'b'"],
+        ),
+        (
+            {"type": "weighted", "weights": {"a": 1, "b": 0}},
+            ["clusterGroups.g.strategy.weights.b: must be at least 1, got 0"],
+        ),
+        (
+            {"type": "weighted", "weights": {"a": 1, "b": "x"}},
+            ["clusterGroups.g.strategy.weights.b: expected an integer, got 'x'"],
+        ),
+        (
+            {"type": "roundRobin", "weights": {"a": 1}},
+            ["clusterGroups.g.strategy.weights: only used by strategy weighted"],
+        ),
+        (
+            {"type": "failover", "preference": ["trino"]},
+            ["clusterGroups.g.strategy.preference: only used by strategy engineAffinity"],
+        ),
+        ({"weights": {"a": 1}}, ["clusterGroups.g.strategy.type: required key missing"]),
+    ],
+)
+def test_strategy_errors(strategy: dict[str, Any], problems: list[str]) -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["strategy"] = strategy
+    assert problems_of(raw) == problems
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"type": "roundRobin"},
+        {"type": "leastLoaded"},
+        {"type": "failover"},
+        {"type": "engineAffinity", "preference": ["duckDb"]},
+        {"type": "weighted", "weights": {"a": 2, "b": 1}},
+    ],
+)
+def test_valid_strategies(strategy: dict[str, Any]) -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["strategy"] = strategy
+    assert load_config(raw).cluster_groups["g"].strategy.type == StrategyType(strategy["type"])
+
+
+def test_overflow_group_checks() -> None:
+    raw = valid()
+    groups = raw["clusterGroups"]
+    groups["g"]["overflowGroup"] = "nope"
+    groups["self"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "self"}
+    groups["off"] = {"members": ["a"], "maxRunningQueries": 1, "enabled": False}
+    groups["to-off"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "off"}
+    assert problems_of(raw) == [
+        "clusterGroups.g.overflowGroup: unknown group 'nope'; defined groups: g, off, self, to-off",
+        "clusterGroups.self.overflowGroup: must name another group, not the group itself",
+        "clusterGroups.to-off.overflowGroup: group 'off' is disabled",
+    ]
+
+
+def test_overflow_loop() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["overflowGroup"] = "h"
+    raw["clusterGroups"]["h"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "g"}
+    assert problems_of(raw) == ["clusterGroups.g.overflowGroup: overflow loop: g -> h -> g"]
+
+
+def test_valid_overflow() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["overflowGroup"] = "h"
+    raw["clusterGroups"]["h"] = {"members": ["b"], "maxRunningQueries": 1}
+    assert load_config(raw).cluster_groups["g"].overflow_group == "h"
+
+
+# --- routers and the fallback -------------------------------------------------------------
+
+
+def test_unknown_router_type() -> None:
+    raw = with_changes(routers=[{"type": "x"}])
+    assert problems_of(raw) == [
+        "routers[0].type: unknown 'x'; expected one of "
+        "protocolBased, header, queryRegex, clientTags, tags, pythonScript, compound"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["queryRegex", "clientTags", "tags", "pythonScript", "compound"])
+def test_future_router_types_are_rejected(kind: str) -> None:
+    raw = with_changes(
+        routers=[
+            {"type": "protocolBased", "trinoHttp": "g"},
+            {"type": "header", "headerName": "X", "headerValueToGroup": {}},
+            {"type": kind, "anything": ["goes", "here"]},
+        ]
+    )
+    assert problems_of(raw) == [f"routers[2].type: the {kind} router is not supported yet"]
+
+
+def test_router_structure_errors() -> None:
+    raw = with_changes(
+        routers=[
+            {"headerName": "X"},
+            {"type": "header"},
+            {"type": "protocolBased", "trinoHtp": "g"},
+            "protocolBased",
+        ]
+    )
+    assert problems_of(raw) == [
+        "routers[0].type: required key missing",
+        "routers[1].headerName: required key missing",
+        "routers[2]: unknown key 'trinoHtp'; did you mean 'trinoHttp'?",
+        "routers[3]: expected a mapping, got 'protocolBased'",
+    ]
+
+
+def test_router_group_references() -> None:
+    raw = valid()
+    raw["clusterGroups"]["off"] = {"members": ["a"], "maxRunningQueries": 1, "enabled": False}
+    raw["routers"] = [
+        {"type": "protocolBased", "trinoHttp": "nope", "mysqlWire": "off"},
+        {"type": "header", "headerName": "X", "headerValueToGroup": {"duckdb": "gone", "g": "g"}},
+        {"type": "header", "headerName": " "},
+    ]
+    assert problems_of(raw) == [
+        "routers[0].trinoHttp: unknown group 'nope'; defined groups: g, off",
+        "routers[0].mysqlWire: group 'off' is disabled",
+        "routers[1].headerValueToGroup.duckdb: unknown group 'gone'; defined groups: g, off",
+        "routers[2].headerName: must not be empty",
+    ]
+
+
+def test_routing_fallback_references() -> None:
+    raw = valid()
+    raw["routingFallback"] = "nope"
+    assert problems_of(raw) == ["routingFallback: unknown group 'nope'; defined groups: g"]
+    raw["clusterGroups"]["g"]["enabled"] = False
+    raw["routingFallback"] = "g"
+    assert problems_of(raw) == ["routingFallback: group 'g' is disabled"]
+
+
+def test_routing_fallback_required_only_without_groups() -> None:
+    raw = valid()
+    del raw["routingFallback"]
+    assert load_config(raw).routing_fallback is None
+    assert problems_of({}) == ["routingFallback: required"]
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["static", "oidc", "ldap"])
+def test_auth_providers_not_supported_yet(provider: str) -> None:
+    raw = with_changes(auth={"provider": provider, "required": True, provider: {"x": 1}})
+    assert problems_of(raw) == [f"auth.provider: the {provider} auth provider is not supported yet"]
+
+
+def test_auth_unknown_provider_and_authorization() -> None:
+    raw = with_changes(auth={"provider": "kerberos"}, authorization={"provider": "openfga"})
+    assert problems_of(raw) == [
+        "auth.provider: unknown 'kerberos'; expected one of none, static, oidc, ldap",
+        "authorization.provider: the openfga authorization provider is not supported yet",
+    ]
+
+
+# --- environment variables ----------------------------------------------------------------
+
+
+def trino_cluster(**extra: Any) -> dict[str, Any]:
+    raw = valid()
+    raw["clusters"]["trino-1"] = {
+        "engine": "trino",
+        "endpoint": "http://trino:8080",
+        "auth": {"type": "basic", "username": "qflux", **extra},
+    }
+    return raw
+
+
+def password_of(raw: dict[str, Any]) -> str | None:
+    auth = load_config(raw).clusters["trino-1"].auth
+    assert auth is not None
+    return auth.password
+
+
+def test_env_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRINO_PW", "hunter2")
+    monkeypatch.setenv("TRINO_HOST", "trino.internal")
+    raw = trino_cluster(password="${TRINO_PW}")
+    raw["clusters"]["trino-1"]["endpoint"] = "http://${TRINO_HOST}:8080/"
+    cluster = load_config(raw).clusters["trino-1"]
+    assert cluster.auth is not None and cluster.auth.password == "hunter2"
+    assert cluster.endpoint == "http://trino.internal:8080/"
+
+
+def test_env_unset_names_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRINO_PW", raising=False)
+    assert problems_of(trino_cluster(password="${TRINO_PW}")) == [
+        "clusters.trino-1.auth.password: environment variable TRINO_PW is not set"
+    ]
+
+
+def test_env_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRINO_PW", raising=False)
+    raw = trino_cluster(password="${TRINO_PW:-fallback}")
+    assert password_of(raw) == "fallback"
+    monkeypatch.setenv("TRINO_PW", "")  # empty counts as unset for :- (as in the shell)
+    assert password_of(raw) == "fallback"
+    monkeypatch.setenv("TRINO_PW", "set")
+    assert password_of(raw) == "set"
+    raw = trino_cluster(password="${TRINO_PW:-}")
+    monkeypatch.delenv("TRINO_PW")
+    assert password_of(raw) == ""
+
+
+def test_env_empty_value_without_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRINO_PW", "")
+    assert password_of(trino_cluster(password="${TRINO_PW}")) == ""
+
+
+def test_env_escape(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRINO_PW", "expanded")
+    raw = trino_cluster(password="p$${TRINO_PW}-$$-$x-${TRINO_PW}")
+    password = password_of(raw)
+    assert password == "p${TRINO_PW}-$$-$x-expanded"
+
+
+def test_env_into_numbers_and_booleans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QFLUX_PORT", "18080")
+    monkeypatch.setenv("QFLUX_ADMIN", "false")
+    raw = with_changes(
+        queryflux={
+            "frontends": {"trinoHttp": {"port": "${QFLUX_PORT}"}},
+            "adminApi": {"enabled": "${QFLUX_ADMIN}"},
+            "shutdownGraceSecs": "${QFLUX_GRACE:-2.5}",
+        }
+    )
+    qf = load_config(raw).queryflux
+    assert qf.frontends.trino_http.port == 18080
+    assert qf.admin_api.enabled is False
+    assert qf.shutdown_grace_secs == 2.5
+
+
+def test_env_problems_are_all_reported_without_echoes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_SUCH_PORT", raising=False)
+    monkeypatch.delenv("NO_SUCH_GROUP", raising=False)
+    raw = with_changes(
+        queryflux={"frontends": {"trinoHttp": {"port": "${NO_SUCH_PORT}"}}},
+        routingFallback="${NO_SUCH_GROUP}",
+    )
+    raw["clusters"]["a"]["databasePath"] = "${BROKEN"
+    raw["clusters"]["b"]["databasePath"] = "${not a name}"
+    # The port's "expected an integer" and the fallback's "unknown group" are not repeated.
+    assert problems_of(raw) == [  # in document order
+        "clusters.a.databasePath: unterminated '${' (write '$${' for a literal '${')",
+        "clusters.b.databasePath: invalid environment variable reference '${not a name}'",
+        "routingFallback: environment variable NO_SUCH_GROUP is not set",
+        "queryflux.frontends.trinoHttp.port: environment variable NO_SUCH_PORT is not set",
+    ]
+
+
+def test_env_in_lists_and_not_in_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBER", "b")
+    raw = valid()
+    raw["clusterGroups"]["g"]["members"] = ["a", "${MEMBER}"]
+    raw["clusters"]["${MEMBER}"] = {"engine": "duckDb"}
+    config = load_config(raw)
+    assert config.cluster_groups["g"].members == ("a", "b")
+    assert "${MEMBER}" in config.clusters
+
+
+# --- reading files ------------------------------------------------------------------------
+
+
+def test_yaml_syntax_error_has_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("clusters:\n  a:\n    engine: duckDb\n   bad: [1, 2\n")
+    assert problems_of(str(path)) == [
+        f"{path}:4:4: expected <block end>, but found '<block mapping start>' "
+        "(while parsing a block mapping at line 2, column 3)"
+    ]
+
+
+def test_yaml_unclosed_flow_sequence(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("routers: [\n  {type: header\n")
+    (problem,) = problems_of(path)
+    file_part, line, column, _ = problem.split(":", 3)
+    assert file_part == str(path)
+    assert line.isdigit() and column.isdigit()
+
+
+def test_yaml_duplicate_key(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("clusters: {}\nrouters: []\nclusters: {}\n")
+    assert problems_of(path) == [
+        f"{path}:3:1: duplicate key 'clusters' (while constructing a mapping at line 1, column 1)"
+    ]
+
+
+def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "clusters:\n"
+        "  a: &duck {engine: duckDb, maxRunningQueries: 2}\n"
+        "  b: {<<: *duck, maxRunningQueries: 3}\n"
+        "clusterGroups:\n"
+        "  g: {members: [a, b], maxRunningQueries: 4}\n"
+        "routingFallback: g\n"
+    )
+    assert load_config(path).clusters["b"].max_running_queries == 3
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    assert problems_of(path) == [f"config file not found: {path}"]
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing here\n")
+    assert problems_of(path) == [f"{path}: the file is empty; expected a mapping of sections"]
+
+
+def test_config_error_accepts_a_single_problem() -> None:
+    err = ConfigError("a: b")
+    assert err.problems == ["a: b"]
+    assert str(err) == "a: b"
