@@ -35,7 +35,7 @@ class Proxy:
     """`qflux serve` in a subprocess on ephemeral ports; its log goes to a file."""
 
     def __init__(self) -> None:
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="qflux-bench-", suffix=".log")
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="qflux-bench-", suffix=".log")  # noqa: SIM115 - lives as long as the proxy
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qflux.cli", "serve", "--host", "127.0.0.1",
              "--trino-port", "0", "--admin-port", "0", "--log-format", "json",
@@ -58,8 +58,14 @@ class Proxy:
         raise RuntimeError("qflux did not start")
 
     def peak_rss_mb(self) -> float:
+        return self._status_mb("VmHWM:")
+
+    def rss_mb(self) -> float:
+        return self._status_mb("VmRSS:")
+
+    def _status_mb(self, key: str) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
         return float("nan")
 
@@ -109,7 +115,10 @@ def latency(proxy: Proxy, quick: bool) -> dict[str, Any]:
         cursor.fetchall()
 
     samples = interleaved(
-        {"direct duckdb": lambda: direct.sql("SELECT 1").fetchall(), "trino client via qflux": via_qflux},
+        {
+            "direct duckdb": lambda: direct.sql("SELECT 1").fetchall(),
+            "trino client via qflux": via_qflux,
+        },
         iterations=100 if quick else 500,
         warmup=20 if quick else 50,
     )  # fmt: skip
@@ -121,13 +130,13 @@ def latency(proxy: Proxy, quick: bool) -> dict[str, Any]:
     }
 
 
-def streaming(proxy: Proxy, quick: bool) -> dict[str, Any]:
+def streaming(proxy: Proxy, quick: bool, rows: int | None = None) -> dict[str, Any]:
     """Rows/s for a wide-ish result: DuckDB fetch in process vs the trino client via qflux."""
-    rows = 200_000 if quick else 1_000_000
+    rows = rows or (200_000 if quick else 1_000_000)
     sql = f"SELECT i, 'row-' || i AS label, i * 0.5 AS half FROM range({rows}) t(i)"
     direct = duckdb.connect()
     cursor = trino.dbapi.connect(host="127.0.0.1", port=proxy.port, user="bench").cursor()
-    out: dict[str, Any] = {"rows": rows}
+    out: dict[str, Any] = {"rows": rows, "proxy RSS before MB": proxy.rss_mb()}
     start = time.perf_counter()
     assert len(direct.sql(sql).fetchall()) == rows
     out["direct duckdb rows/s"] = rows / (time.perf_counter() - start)
@@ -148,11 +157,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rows", type=int, help="rows for the streaming scenario")
     args = parser.parse_args()
     chosen = args.scenarios or list(SCENARIOS)
     proxy = Proxy()
     try:
-        results = {name: SCENARIOS[name](proxy, args.quick) for name in chosen}
+        results = {
+            name: streaming(proxy, args.quick, args.rows)
+            if name == "streaming"
+            else SCENARIOS[name](proxy, args.quick)
+            for name in chosen
+        }
     finally:
         proxy.close()
     report = {
@@ -191,7 +206,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| direct duckdb | {st['direct duckdb rows/s']:,.0f} |",
             f"| trino client via qflux | {st['trino client via qflux rows/s']:,.0f} |",
             f"| ratio | {st['ratio']:.2f} |",
-            f"| proxy peak RSS | {st['proxy peak RSS MB']:.0f} MB |",
+            f"| proxy RSS before / peak | {st['proxy RSS before MB']:.0f} / "
+            f"{st['proxy peak RSS MB']:.0f} MB |",
         ]
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -66,10 +67,8 @@ async def run_interruptible(
         try:
             return fn()
         finally:
-            try:
+            with contextlib.suppress(trio.RunFinishedError):  # the run already ended
                 token.run_sync_soon(finished.set)
-            except trio.RunFinishedError:
-                pass
 
     try:
         return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)

@@ -19,9 +19,7 @@ class EngineUnavailable(Exception):
 
 def create_engine(name: str, config: ClusterConfig) -> Engine:
     if config.engine == EngineType.DUCKDB:
-        return DuckDbEngine(
-            name, config.database_path, max_threads=config.max_running_queries or 8
-        )
+        return DuckDbEngine(name, config.database_path, max_threads=config.max_running_queries or 8)
     raise EngineUnavailable(
         f"clusters.{name}.engine: the {config.engine} engine is not available yet "
         f"in this version of qflux; available: {EngineType.DUCKDB}"

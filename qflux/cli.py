@@ -1,8 +1,8 @@
 """The `qflux` command: a thin shell over `qflux.server`.
 
-    qflux serve [-c FILE] [--trino-port N] [--admin-port N] [--host ADDR]
-    qflux check FILE
-    qflux version
+qflux serve [-c FILE] [--trino-port N] [--admin-port N] [--host ADDR]
+qflux check FILE
+qflux version
 """
 
 from __future__ import annotations
@@ -67,15 +67,32 @@ def _check(args: argparse.Namespace) -> int:
     if args.print:
         import yaml
 
-        print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
+        print(yaml.safe_dump(_redacted(config_to_dict(config)), sort_keys=False), end="")
     groups = len(config.cluster_groups)
     print(f"{args.config}: OK ({len(config.clusters)} clusters, {groups} groups)")
     return 0
 
 
+_SECRET_KEYS = {"password", "token"}
+
+
+def _redacted(data: Any) -> Any:
+    """The config with secrets masked, for printing."""
+    if isinstance(data, dict):
+        return {
+            key: "***" if key in _SECRET_KEYS and value else _redacted(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_redacted(item) for item in data]
+    return data
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
-        config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
+        config = _with_overrides(
+            load_config(args.config) if args.config else default_config(), args
+        )
     except ConfigError as exc:
         print(f"qflux: invalid config {args.config or '(default)'}:", file=sys.stderr)
         for problem in exc.problems:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from qflux.core import ErrorCode, QueryError
+from qflux.strategies import make_strategy
 
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig, ClusterGroupConfig
@@ -58,21 +59,6 @@ class Cluster:
         }
 
 
-class RoundRobin:
-    """Rotate through the members that can take a query, in member order."""
-
-    def __init__(self) -> None:
-        self._next = 0
-
-    def choose(self, members: Sequence[Cluster]) -> Cluster | None:
-        for offset in range(len(members)):
-            index = (self._next + offset) % len(members)
-            if members[index].can_take():
-                self._next = index + 1
-                return members[index]
-        return None
-
-
 @attrs.define(eq=False)
 class _Waiter:
     granted: trio.Event = attrs.field(factory=trio.Event)
@@ -88,7 +74,7 @@ class ClusterGroup:
         self.members = members
         self.running = 0
         self._queue: deque[_Waiter] = deque()
-        self._strategy = RoundRobin()
+        self._strategy = make_strategy(config.strategy)
         for member in members:
             member.groups.append(self)
 
@@ -107,9 +93,7 @@ class ClusterGroup:
         }
 
     @asynccontextmanager
-    async def admit(
-        self, on_queued: Callable[[int], None] | None = None
-    ) -> AsyncIterator[Cluster]:
+    async def admit(self, on_queued: Callable[[int], None] | None = None) -> AsyncIterator[Cluster]:
         """Hold a slot in this group (waiting in FIFO order if full) and yield a cluster.
 
         Raises QueryError at once when the queue is full or no member could ever take

@@ -950,6 +950,8 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
             problem(f"{path}.endpoint", f"required for a {engine.value} cluster")
         if engine is EngineType.ATHENA and not cluster.region:
             problem(f"{path}.region", "required for an athena cluster")
+        if cluster.health_check_query is not None:
+            problem(f"{path}.healthCheckQuery", "custom health checks are not supported yet")
         if cluster.auth is not None:
             if cluster.auth.type == "basic" and not cluster.auth.username:
                 problem(f"{path}.auth.username", "required for auth type basic")
@@ -982,6 +984,7 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
                 problem(f"{path}.members[{i}]", f"cluster {_show(member)} is listed twice")
         _check_strategy(f"{path}.strategy", group, problem)
         if group.overflow_group is not None:
+            problem(f"{path}.overflowGroup", "overflow groups are not supported yet")
             if group.overflow_group == name:
                 problem(f"{path}.overflowGroup", "must name another group, not the group itself")
             elif group.enabled:

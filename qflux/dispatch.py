@@ -105,12 +105,12 @@ class Dispatcher:
         cancellation (code CANCELLED, message naming the reason).
         """
         record = handle.record
-        bound = log.bind(query_id=record.id)
         started = time.perf_counter()
         admitted_at: float | None = None
         error: QueryError | None = None
         try:
-            with handle.cancel_scope:
+            # Every log line written while this query runs (engines included) names it.
+            with handle.cancel_scope, structlog.contextvars.bound_contextvars(query_id=record.id):
                 trace = self.router.route(handle.sql, handle.session)
                 record.routing_trace = trace
                 record.group = trace.group
@@ -122,7 +122,7 @@ class Dispatcher:
                     record.engine = cluster.engine.engine_type
                     record.status = QueryStatus.RUNNING
                     sql = translate(handle.sql, handle.session, cluster.engine.engine_type)
-                    bound.debug("query admitted", group=group.name, cluster=cluster.name)
+                    log.debug("query admitted", group=group.name, cluster=cluster.name)
                     async with cluster.engine.execute(sql, handle.session) as result:
                         yield _CountingResult(result, record)
             if handle.cancel_scope.cancelled_caught:
@@ -133,7 +133,7 @@ class Dispatcher:
             error = exc
             raise
         except Exception as exc:
-            bound.exception("query failed unexpectedly")
+            log.exception("query failed unexpectedly", query_id=record.id)
             error = QueryError(ErrorCode.INTERNAL, f"internal error: {exc!r}")
             raise error from exc
         finally:

@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 import trio
@@ -31,6 +31,9 @@ from qflux.engines.registry import create_engine
 from qflux.frontends.trino_http import TrinoHttpFrontend
 from qflux.persistence.memory import InMemoryHistory
 from qflux.routing import RouterChain
+
+if TYPE_CHECKING:
+    from hypercorn.typing import ASGIFramework
 
 log = structlog.get_logger("qflux.server")
 
@@ -173,14 +176,14 @@ class Server:
         }
 
     async def _serve_admin(
-        self, sock: socket.socket, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self, sock: socket.socket, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED
     ) -> None:
         config = HypercornConfig()
         config.accesslog = None
         config.errorlog = None
         sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
         await worker_serve(
-            wrap_app(AdminApp(self), config.wsgi_max_body_size, "asgi"),
+            wrap_app(cast("ASGIFramework", AdminApp(self)), config.wsgi_max_body_size, "asgi"),
             config,
             sockets=sockets,
             task_status=task_status,

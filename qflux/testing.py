@@ -80,9 +80,7 @@ def serve_in_thread(
     """Start qflux on a daemon thread; `None` is the embedded default on ephemeral ports."""
     if config is None:
         config = load_config(with_ephemeral_ports({}) | _default_sections())
-    elif isinstance(config, Mapping):
-        config = load_config(config)
-    elif not isinstance(config, Config):
+    elif isinstance(config, Mapping) or not isinstance(config, Config):
         config = load_config(config)
     ready = threading.Event()
     stop = threading.Event()

@@ -22,7 +22,7 @@ from qflux.core import CancelReason
 from qflux.testing import serve_in_thread
 
 from .conftest import duckdb_config, group_load, record_of, wait_until
-from .test_trino_frontend import connect, hold_slot, low_level_request
+from .test_trino_frontend import connect, low_level_request
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -47,12 +47,18 @@ def ready_ports(process: subprocess.Popen[str], timeout: float = 30.0) -> dict[s
             raise AssertionError(f"qflux exited early: {process.wait()} {process.stdout.read()}")
         event = json.loads(line)
         if event.get("event") == "qflux ready":
-            return {k: int(v.rsplit(":", 1)[1]) for k, v in event.items() if k in {"trinoHttp", "adminApi"}}
+            return {
+                k: int(v.rsplit(":", 1)[1])
+                for k, v in event.items()
+                if k in {"trinoHttp", "adminApi"}
+            }
     raise AssertionError("qflux did not become ready")
 
 
 def test_serve_embedded_default_answers_and_exits_0_on_sigterm():
-    process = qflux_command("serve", "--trino-port", "0", "--admin-port", "0", "--log-format", "json")
+    process = qflux_command(
+        "serve", "--trino-port", "0", "--admin-port", "0", "--log-format", "json"
+    )
     try:
         ports = ready_ports(process)
         cur = trino.dbapi.connect(host="127.0.0.1", port=ports["trinoHttp"], user="me").cursor()
@@ -71,7 +77,9 @@ def test_port_in_use_gives_a_one_line_error_naming_the_port():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = qflux_command("serve", "--host", "127.0.0.1", "--trino-port", str(port), "--admin-port", "0")
+        process = qflux_command(
+            "serve", "--host", "127.0.0.1", "--trino-port", str(port), "--admin-port", "0"
+        )
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     lines = stderr.strip().splitlines()
@@ -83,7 +91,8 @@ def test_check_reports_problems_with_paths(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "clusters:\n  d: {engine: duckDb}\n"
-        "clusterGroups:\n  g: {members: [d, nope], maxRunningQueries: 1, strategy: {type: roundrobin}}\n"
+        "clusterGroups:\n"
+        "  g: {members: [d, nope], maxRunningQueries: 1, strategy: {type: roundrobin}}\n"
         "routingFallback: g\n"
     )
     process = qflux_command("check", str(bad))
@@ -126,8 +135,10 @@ def test_shutdown_lets_running_queries_finish_and_refuses_new_ones(make_proxy):
 
 async def test_shutdown_cancels_what_outlives_the_grace_period():
     config = qflux.load_config(
-        {**duckdb_config(), "queryflux": {"frontends": {"trinoHttp": {"port": 0}},
-                                          "adminApi": {"port": 0}}}
+        {
+            **duckdb_config(),
+            "queryflux": {"frontends": {"trinoHttp": {"port": 0}}, "adminApi": {"port": 0}},
+        }
     )
     async with qflux.serve(config) as server:
         handle = server.dispatcher.submit(
@@ -157,4 +168,3 @@ def test_serve_in_thread_default_config():
         cur = trino.dbapi.connect(host="127.0.0.1", port=proxy.port(), user="me").cursor()
         cur.execute("SELECT 40 + 2")
         assert cur.fetchall() == [[42]]
-

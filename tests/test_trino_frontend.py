@@ -125,7 +125,7 @@ def test_cancel_stops_the_query_at_the_engine(proxy):
 
 
 def test_client_that_disconnects_mid_query_frees_its_slot(proxy):
-    host, port = proxy.address()
+    port = proxy.port()
     session = requests.Session()
     first = session.post(
         f"http://127.0.0.1:{port}/v1/statement", data=LONG_QUERY, headers={"X-Trino-User": "t"}
@@ -213,22 +213,20 @@ def test_queue_timeout_fails_with_clear_error(make_proxy):
         holder.cancel()
 
 
-def test_syntax_error_is_a_user_error_with_duckdbs_message(proxy):
+@pytest.mark.parametrize(
+    ("sql", "error_name", "fragment"),
+    [
+        ("SELEC 1", "SYNTAX_ERROR", 'syntax error at or near "SELEC"'),
+        ("SELECT * FROM no_such_table", "TABLE_NOT_FOUND", "no_such_table"),
+        ("SELECT 'x'::INTEGER", "INVALID_FUNCTION_ARGUMENT", "Could not convert string 'x'"),
+    ],
+)
+def test_engine_errors_are_user_errors_with_duckdbs_message(proxy, sql, error_name, fragment):
     cur = connect(proxy).cursor()
     with pytest.raises(TrinoUserError) as failure:
-        cur.execute("SELEC 1")
-        cur.fetchall()
-    assert failure.value.error_name == "SYNTAX_ERROR"
-    assert 'syntax error at or near "SELEC"' in failure.value.message
-
-
-def test_missing_table_is_a_user_error(proxy):
-    cur = connect(proxy).cursor()
-    with pytest.raises(TrinoUserError) as failure:
-        cur.execute("SELECT * FROM no_such_table")
-        cur.fetchall()
-    assert failure.value.error_name == "TABLE_NOT_FOUND"
-    assert "no_such_table" in failure.value.message
+        cur.execute(sql)
+    assert failure.value.error_name == error_name
+    assert fragment in failure.value.message
 
 
 def test_parameters_bind_through_the_ast(proxy):
@@ -301,7 +299,7 @@ def test_query_history_keeps_the_routing_trace(proxy):
     assert record.group == "g" and record.cluster == "duck" and record.engine == "duckDb"
     assert record.routing_trace.fallback_used is True
     assert record.rows_returned == 1 and record.user == "tester"
-    host, port = proxy.address("adminApi")
+    port = proxy.port("adminApi")
     info = requests.get(f"http://127.0.0.1:{port}/api/queries/{cur.query_id}").json()
     assert info["routingTrace"] == {"group": "g", "fallbackUsed": True, "steps": []}
     assert info["status"] == "FINISHED"
@@ -338,7 +336,10 @@ def test_header_and_protocol_routers_pick_the_group(make_proxy, named_duckdb_fil
 def test_unknown_path_and_bad_requests_get_http_errors(proxy):
     base = f"http://127.0.0.1:{proxy.port()}"
     assert requests.get(f"{base}/v1/nope").status_code == 404
-    assert requests.post(f"{base}/v1/statement", data="", headers={"X-Trino-User": "t"}).status_code == 400
+    assert (
+        requests.post(f"{base}/v1/statement", data="", headers={"X-Trino-User": "t"}).status_code
+        == 400
+    )
     gone = requests.get(f"{base}/v1/statement/executing/20200101_000000_00000_abcde/x1/1")
     assert gone.status_code == 410
     info = requests.get(f"{base}/v1/info").json()

@@ -54,7 +54,10 @@ class AdminApp:
                 return 503, {"status": "draining"}
             return 200, {"status": "ok", "version": __version__}
         if method == "GET" and parts == ["api", "queries"]:
-            limit = int(parse_qs(query.decode()).get("limit", ["100"])[0] or 100)
+            raw_limit = parse_qs(query.decode()).get("limit", ["100"])[0]
+            if not raw_limit.isdigit():
+                return 400, {"error": f"limit must be a positive integer, got {raw_limit!r}"}
+            limit = int(raw_limit)
             records = server.dispatcher.history.recent(max(1, min(limit, 10_000)))
             return 200, [record.to_json() for record in records]
         if len(parts) == 3 and parts[:2] == ["api", "queries"]:

@@ -9,7 +9,9 @@ dead NAT) is caught by the reaper after `clientTimeoutSecs`, as Trino does.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -152,26 +154,26 @@ class TrinoHttpFrontend:
             serving.append(query)
             return conn.send(await query.next_page(SUBMIT_WAIT))
         if isinstance(event, FetchResults):
-            query = self._find(event.query_id, event.slug)
-            if query is None:
+            polled = self._find(event.query_id, event.slug)
+            if polled is None:
                 return conn.send(TextResponse(410, "Query not found or expired"))
-            if event.token == query.token and query.last_page is not None:
-                return conn.send(query.last_page)  # a retry of the page we just sent
-            if event.token != query.token + 1:
+            if event.token == polled.token and polled.last_page is not None:
+                return conn.send(polled.last_page)  # a retry of the page we just sent
+            if event.token != polled.token + 1:
                 return conn.send(
-                    TextResponse(410, f"Invalid token {event.token}; expected {query.token + 1}")
+                    TextResponse(410, f"Invalid token {event.token}; expected {polled.token + 1}")
                 )
-            serving.append(query)
-            query.polls_in_flight += 1
+            serving.append(polled)
+            polled.polls_in_flight += 1
             try:
-                return conn.send(await query.next_page(event.max_wait or DEFAULT_MAX_WAIT))
+                return conn.send(await polled.next_page(event.max_wait or DEFAULT_MAX_WAIT))
             finally:
-                query.polls_in_flight -= 1
-                query.last_seen = trio.current_time()
+                polled.polls_in_flight -= 1
+                polled.last_seen = trio.current_time()
         if isinstance(event, CancelStatement):
-            query = self._find(event.query_id, event.slug)
-            if query is not None:
-                query.cancel(CancelReason.CLIENT_CANCEL)
+            cancelled = self._find(event.query_id, event.slug)
+            if cancelled is not None:
+                cancelled.cancel(CancelReason.CLIENT_CANCEL)
             return conn.send(NoContent())
         if isinstance(event, GetQueryInfo):
             record = self.dispatcher.history.get(event.query_id)
@@ -184,7 +186,9 @@ class TrinoHttpFrontend:
 
     # -- queries ----------------------------------------------------------------
 
-    def _submit(self, event: SubmitStatement, conn: TrinoHttpConnection, peer: str | None) -> TrinoQuery:
+    def _submit(
+        self, event: SubmitStatement, conn: TrinoHttpConnection, peer: str | None
+    ) -> TrinoQuery:
         client = event.session
         session = Session(
             protocol=FrontendProtocol.TRINO_HTTP,
@@ -198,7 +202,7 @@ class TrinoHttpFrontend:
             client_address=peer,
         )
         handle = self.dispatcher.submit(session, event.sql)
-        base_uri = self.external_address or _base_uri(client.headers, conn)
+        base_uri = self.external_address or _base_uri(client.headers)
         query = TrinoQuery(handle, base_uri=base_uri, max_page_bytes=self.config.max_page_bytes)
         try:
             plan = rewrite(event.sql, client.prepared_statements)
@@ -232,7 +236,7 @@ class TrinoHttpFrontend:
         while True:
             await trio.sleep(REAPER_INTERVAL)
             for query_id, query in list(self.queries.items()):
-                if query.delivered or query.finished and query.error is not None:
+                if query.delivered or (query.finished and query.error is not None):
                     if query.is_idle_for(DELIVERED_RETENTION_SECS):
                         del self.queries[query_id]
                 elif query.is_idle_for(timeout):
@@ -255,7 +259,7 @@ class TrinoHttpFrontend:
         }
 
 
-def _base_uri(headers: dict[str, str], conn: TrinoHttpConnection) -> str:
+def _base_uri(headers: Mapping[str, str]) -> str:
     """Where clients should send follow-up requests when no externalAddress is set."""
     proto = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
@@ -271,15 +275,13 @@ def _peer(stream: trio.SocketStream) -> str | None:
 
 
 async def _send_quietly(stream: trio.SocketStream, data: bytes) -> None:
-    try:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
         await stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
 
 
 async def _close_quietly(stream: trio.SocketStream) -> None:
-    with trio.CancelScope(shield=True):
-        try:
-            await stream.aclose()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
+    with (
+        trio.CancelScope(shield=True),
+        contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError),
+    ):
+        await stream.aclose()

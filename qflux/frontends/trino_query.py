@@ -266,4 +266,3 @@ def _join_rows(chunks: list[bytes]) -> bytes:
         return chunks[0]
     inner = [chunk[1:-1] for chunk in chunks if len(chunk) > 2]
     return b"[" + b",".join(inner) + b"]"
-

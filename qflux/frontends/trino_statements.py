@@ -20,7 +20,9 @@ from qflux.protocols.trino_http import SessionUpdate
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _USE = re.compile(rf"^\s*USE\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?\s*;?\s*$", re.I)
-_SET_SESSION = re.compile(rf"^\s*SET\s+SESSION\s+({_IDENT}(?:\.{_IDENT})?)\s*=\s*(.+?)\s*;?\s*$", re.I | re.S)
+_SET_SESSION = re.compile(
+    rf"^\s*SET\s+SESSION\s+({_IDENT}(?:\.{_IDENT})?)\s*=\s*(.+?)\s*;?\s*$", re.I | re.S
+)
 _RESET_SESSION = re.compile(rf"^\s*RESET\s+SESSION\s+({_IDENT}(?:\.{_IDENT})?)\s*;?\s*$", re.I)
 _PREPARE = re.compile(rf"^\s*PREPARE\s+({_IDENT})\s+FROM\s+(.+?)\s*;?\s*$", re.I | re.S)
 _DEALLOCATE = re.compile(rf"^\s*DEALLOCATE\s+PREPARE\s+({_IDENT})\s*;?\s*$", re.I)
@@ -47,11 +49,9 @@ def rewrite(sql: str, prepared: Mapping[str, str]) -> Rewritten:
     if keyword not in {"USE", "SET", "RESET", "PREPARE", "DEALLOCATE", "EXECUTE"}:
         return Rewritten(sql)
     if m := _USE.match(sql):
-        catalog, schema = (_unquote(m.group(1)), _unquote(m.group(2))) if m.group(2) else (
-            None,
-            _unquote(m.group(1)),
-        )
-        update = SessionUpdate(set_catalog=catalog, set_schema=schema)
+        first, second = m.group(1), m.group(2)
+        catalog = _unquote(first) if second else None
+        update = SessionUpdate(set_catalog=catalog, set_schema=_unquote(second or first))
         return Rewritten(None, update, "USE")
     if m := _SET_SESSION.match(sql):
         value = _literal_text(m.group(2))
@@ -96,8 +96,7 @@ def bind_parameters(statement: str, using: str | None) -> str:
     if len(placeholders) != len(values):
         raise QueryError(
             ErrorCode.SEMANTIC_ERROR,
-            f"Incorrect number of parameters: expected {len(placeholders)} but found "
-            f"{len(values)}",
+            f"Incorrect number of parameters: expected {len(placeholders)} but found {len(values)}",
         )
     if not values:
         return statement
@@ -106,9 +105,8 @@ def bind_parameters(statement: str, using: str | None) -> str:
     return tree.sql(dialect="trino")
 
 
-def _unquote(identifier: str | None) -> str | None:
-    if identifier is None:
-        return None
+def _unquote(identifier: str) -> str:
+    """Trino identifiers: quoted ones verbatim, bare ones lower-cased."""
     if identifier.startswith('"'):
         return identifier[1:-1].replace('""', '"')
     return identifier.lower()
