@@ -93,10 +93,8 @@ class TrinoHttpFrontend:
                     return
                 if isinstance(event, ConnectionClosed):
                     return
-                response = await self._serve_request(event, conn, stream, peer)
-                if response is None:  # the client went away mid-request
-                    return
-                await stream.send_all(response)
+                if not await self._serve_request(event, conn, stream, peer):
+                    return  # the client went away mid-request
                 if conn.should_close:
                     return
         except RemoteProtocolError as exc:
@@ -117,8 +115,8 @@ class TrinoHttpFrontend:
         conn: TrinoHttpConnection,
         stream: trio.SocketStream,
         peer: str | None,
-    ) -> bytes | None:
-        """Serve one request; None if the client hung up before the response.
+    ) -> bool:
+        """Serve one request and send the response; False if the client hung up first.
 
         Hanging up while a request about a query is in flight (a long poll, or the
         submit itself) is how a killed client looks: that query is cancelled. A
@@ -141,7 +139,12 @@ class TrinoHttpFrontend:
             nursery.start_soon(watch_for_eof)
             response = await self._respond(event, conn, peer, serving)
             nursery.cancel_scope.cancel()
-        return response
+        if response is None:
+            return False
+        await stream.send_all(response)
+        for query in serving:  # only now has the client got the last page
+            query.delivered = query.final_page_built
+        return True
 
     async def _respond(
         self, event: Any, conn: TrinoHttpConnection, peer: str | None, serving: list[TrinoQuery]

@@ -94,7 +94,8 @@ class TrinoQuery:
         self.last_page: QueryResults | None = None
         self.last_seen = trio.current_time()
         self.polls_in_flight = 0
-        self.delivered = False  # the final page went out: nothing left to fetch
+        self.final_page_built = False  # the last page exists; the client may not have it
+        self.delivered = False  # the last page was written to the client's socket
         self.error: QueryError | None = None
         self.schema: pa.Schema | None = None
         self._encoder: TrinoEncoder | None = None
@@ -188,7 +189,7 @@ class TrinoQuery:
         more = not self._produced_all or self._pending is not None or self._has_buffered()
         done = not more
         if done:
-            self.delivered = True
+            self.final_page_built = True
         state = self._state(done)
         columns = self._columns()
         return QueryResults(

@@ -13,6 +13,8 @@ import trino.client
 import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from requests.structures import CaseInsensitiveDict
+
 from qflux.protocols.trino_http import (
     NEED_DATA,
     CancelStatement,
@@ -32,7 +34,6 @@ from qflux.protocols.trino_http import (
     parse_data_size,
     parse_duration,
 )
-from requests.structures import CaseInsensitiveDict
 
 # --- helpers ------------------------------------------------------------------------------
 
