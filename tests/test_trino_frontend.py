@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import socket
 import threading
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -134,9 +136,7 @@ def test_client_that_disconnects_mid_query_frees_its_slot(proxy):
     wait_until(lambda: record_of(proxy, query_id).status == "RUNNING")
 
     # Poll on a raw keep-alive socket and hang up while the long poll is in flight.
-    import socket
-
-    path = first["nextUri"].split(f":{port}", 1)[1]
+    path = urlsplit(first["nextUri"]).path
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Trino-User: t\r\n\r\n".encode())
     sock.close()
@@ -344,3 +344,48 @@ def test_unknown_path_and_bad_requests_get_http_errors(proxy):
     assert gone.status_code == 410
     info = requests.get(f"{base}/v1/info").json()
     assert info["coordinator"] is True and info["nodeVersion"]["version"].startswith("qflux-")
+
+
+def test_client_that_disconnects_while_queued_frees_its_place(make_proxy):
+    with make_proxy(duckdb_config(maxRunningQueries=1)) as proxy:
+        holder = hold_slot(proxy)
+        port = proxy.port()
+        sock = socket.create_connection(("127.0.0.1", port))
+        body = b"SELECT 5"
+        sock.sendall(
+            b"POST /v1/statement HTTP/1.1\r\nHost: x\r\nX-Trino-User: t\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        reply = json.loads(sock.recv(65536).split(b"\r\n\r\n", 1)[1])
+        assert reply["stats"]["state"] == "QUEUED" and group_load(proxy) == (1, 1)
+        path = urlsplit(reply["nextUri"]).path
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # a long poll...
+        sock.close()  # ...that the client abandons
+        record = wait_until(
+            lambda: (r := record_of(proxy, reply["id"])).status == "CANCELLED" and r
+        )
+        assert record.cancel_reason == "client_disconnect"
+        assert group_load(proxy) == (1, 0)
+        holder.cancel()
+        wait_until(lambda: group_load(proxy) == (0, 0))
+
+
+def test_garbage_gets_an_http_error_and_the_server_carries_on(proxy):
+    with socket.create_connection(("127.0.0.1", proxy.port())) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n")
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 400")
+    with socket.create_connection(("127.0.0.1", proxy.port())) as sock:
+        sock.sendall(
+            b"POST /v1/statement HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413")
+    cur = connect(proxy).cursor()
+    cur.execute("SELECT 'still here'")
+    assert cur.fetchall() == [["still here"]]
+
+
+def test_pytest_plugin_fixture_serves_the_embedded_default(qflux_proxy):
+    cur = trino.dbapi.connect(host="127.0.0.1", port=qflux_proxy.port(), user="me").cursor()
+    cur.execute("SELECT 6 * 7")
+    assert cur.fetchall() == [[42]]

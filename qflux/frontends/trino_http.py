@@ -53,6 +53,9 @@ KEEP_ALIVE_IDLE_SECS = 300.0
 #: A fully delivered query is kept this long so a client can re-fetch the last page.
 DELIVERED_RETENTION_SECS = 30.0
 REAPER_INTERVAL = 1.0
+_CLIENT_GONE = frozenset(
+    {CancelReason.CLIENT_CANCEL, CancelReason.CLIENT_DISCONNECT, CancelReason.CLIENT_ABANDONED}
+)
 
 
 class TrinoHttpFrontend:
@@ -249,8 +252,13 @@ class TrinoHttpFrontend:
                         del self.queries[query_id]
 
     def undelivered(self) -> int:
-        """Queries whose client has not yet fetched the final page."""
-        return sum(1 for query in self.queries.values() if not query.delivered)
+        """Queries whose client has not yet fetched the final page (a query its client
+        cancelled, dropped or abandoned counts as fetched: nobody is coming for it)."""
+        return sum(
+            1
+            for query in self.queries.values()
+            if not query.delivered and query.handle.cancel_reason not in _CLIENT_GONE
+        )
 
     def _server_info(self) -> dict[str, Any]:
         return {
