@@ -35,8 +35,8 @@ class Engine(abc.ABC):
         """Start `sql`; the Result streams batches on demand."""
 
     @abc.abstractmethod
-    async def health_check(self) -> None:
-        """Raise if the engine cannot answer a trivial query."""
+    async def health_check(self, query: str | None = None) -> None:
+        """Raise if the engine cannot answer `query` (None: the engine's own probe)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections and threads."""

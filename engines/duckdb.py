@@ -20,7 +20,6 @@ import trio
 from qflux.core import (
     EngineType,
     ErrorCode,
-    FrontendProtocol,
     QueryError,
     Result,
     Session,
@@ -70,6 +69,9 @@ class DuckDbEngine(Engine):
             database_path or ":memory:", config={"arrow_lossless_conversion": True}
         )
         self._limiter = trio.CapacityLimiter(max_threads)
+        # Probes get their own thread, so a cluster busy with queries still answers
+        # its health check instead of looking dead.
+        self._probe_limiter = trio.CapacityLimiter(1)
         self._active = 0
         self._active_lock = threading.Lock()
 
@@ -77,7 +79,12 @@ class DuckDbEngine(Engine):
     def active_calls(self) -> int:
         return self._active
 
-    async def _call(self, cursor: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
+    async def _call(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        fn: Callable[[], T],
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> T:
         def tracked() -> T:
             with self._active_lock:
                 self._active += 1
@@ -89,7 +96,7 @@ class DuckDbEngine(Engine):
 
         try:
             return await run_interruptible(
-                tracked, cursor.interrupt, self._limiter, engine=self.name
+                tracked, cursor.interrupt, limiter or self._limiter, engine=self.name
             )
         except duckdb.Error as exc:
             raise to_query_error(exc) from exc
@@ -110,10 +117,19 @@ class DuckDbEngine(Engine):
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(cursor.close, limiter=self._limiter)
 
-    async def health_check(self) -> None:
-        async with self.execute("SELECT 1", _HEALTH_SESSION) as result:
-            async for _ in result:
-                pass
+    async def health_check(self, query: str | None = None) -> None:
+        cursor = self._conn.cursor()
+        try:
+            await self._call(cursor, lambda: self._probe(cursor, query), self._probe_limiter)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(cursor.close, limiter=self._probe_limiter)
+
+    @staticmethod
+    def _probe(cursor: duckdb.DuckDBPyConnection, query: str | None) -> None:
+        relation = cursor.sql(query or "SELECT 1")
+        if relation is not None:
+            relation.fetchall()
 
     async def aclose(self) -> None:
         await trio.to_thread.run_sync(self._conn.close, limiter=self._limiter)
@@ -184,6 +200,3 @@ def _use_statement(session: Session) -> str | None:
     if not names:
         return None
     return "USE " + ".".join('"' + name.replace('"', '""') + '"' for name in names)
-
-
-_HEALTH_SESSION = Session(protocol=FrontendProtocol.TRINO_HTTP, user="qflux-health")

@@ -1,13 +1,15 @@
 """The `qflux` command: a thin shell over `qflux.server`.
 
 qflux serve [-c FILE] [--trino-port N] [--admin-port N] [--host ADDR]
-qflux check FILE
+qflux check FILE [--print]
+qflux route -c FILE [--protocol P] [--user U] [--header K=V]... [--tag T]... SQL
 qflux version
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,9 +20,12 @@ import trio
 
 from qflux import __version__
 from qflux.config import Config, ConfigError, config_to_dict, default_config, load_config
+from qflux.core import FrontendProtocol, QueryError, Session
 from qflux.engines.registry import EngineUnavailable
 from qflux.logs import configure_logging
+from qflux.routing import RouterChain
 from qflux.server import Server, StartupError, unwrap_group
+from qflux.tags import collect
 
 log = structlog.get_logger("qflux")
 
@@ -51,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--print", action="store_true", help="print the loaded config as YAML")
     check.set_defaults(func=_check)
 
+    route = commands.add_parser(
+        "route", help="show which group a query would go to, and why (no engine is started)"
+    )
+    route.add_argument("-c", "--config", required=True, help="YAML config file")
+    route.add_argument(
+        "--protocol",
+        default=str(FrontendProtocol.TRINO_HTTP),
+        choices=[str(p) for p in FrontendProtocol],
+    )
+    route.add_argument("--user")
+    route.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
+    route.add_argument("--tag", action="append", default=[], metavar="TAG", help="key or key:value")
+    route.add_argument("sql")
+    route.set_defaults(func=_route)
+
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=lambda _args: print(f"qflux {__version__}") or 0)
     return parser
@@ -70,6 +90,37 @@ def _check(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(_redacted(config_to_dict(config)), sort_keys=False), end="")
     groups = len(config.cluster_groups)
     print(f"{args.config}: OK ({len(config.clusters)} clusters, {groups} groups)")
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    headers = {}
+    for item in args.header:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            print(f"qflux route: --header wants NAME=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        headers[name.strip().lower()] = value.strip()
+    session = Session(
+        protocol=FrontendProtocol(args.protocol),
+        user=args.user,
+        tags=collect(args.tag),
+        headers=headers,
+    )
+    chain = RouterChain.from_config(config)
+    try:
+        trace = trio.run(chain.route, args.sql, session)
+    except QueryError as exc:
+        print(f"qflux route: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(trace.to_json(), indent=2))
     return 0
 
 

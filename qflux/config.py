@@ -10,6 +10,7 @@ Loading happens in passes, each collecting as many problems as it can:
 1. read and parse the YAML (syntax errors carry file, line and column);
 2. expand `${VAR}` / `${VAR:-default}` in string values (`$${` is a literal `${`);
 3. structure into the classes below (types, ranges, unknown keys, unknown enum values);
+   regexes are compiled here, and router scripts read and compiled, never run;
 4. if that succeeded, check cross references and engine requirements (`_check_config`).
 
 All problems from the first pass that has any are raised together as one `ConfigError`,
@@ -24,7 +25,8 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias, get_args, get_origin
+from contextvars import ContextVar
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 import attrs
@@ -46,21 +48,32 @@ __all__ = [
     "AdminApiConfig",
     "AuthConfig",
     "AuthorizationConfig",
+    "ClientTagsRouter",
+    "ClientTagsRule",
     "ClusterAuthConfig",
     "ClusterConfig",
     "ClusterGroupConfig",
+    "CompoundCondition",
+    "CompoundRouter",
+    "ConditionType",
     "Config",
     "ConfigError",
     "FrontendConfig",
     "FrontendsConfig",
     "HeaderRouter",
+    "HealthCheckConfig",
     "PersistenceConfig",
     "ProtocolBasedRouter",
+    "PythonScriptRouter",
     "QfluxSection",
     "QueryAuthConfig",
+    "QueryRegexRouter",
+    "RegexRule",
     "RouterConfig",
     "StrategyConfig",
     "StrategyType",
+    "TagsRouter",
+    "TagsRule",
     "TlsConfig",
     "TranslationConfig",
     "TrinoHttpConfig",
@@ -101,11 +114,17 @@ class _NotYet:
     noun: str
 
 
+@attrs.frozen
+class _ValidRegex:
+    """`Annotated` metadata on a `str`: the value must compile with Python's `re`."""
+
+
 _Port = Annotated[int, _Range(0, 65535)]
 _PositiveInt = Annotated[int, _Range(1)]
 _NonNegativeInt = Annotated[int, _Range(0)]
 _NonNegativeFloat = Annotated[float, _Range(0)]
 _PositiveFloat = Annotated[float, _Range(0, low_exclusive=True)]
+_Regex = Annotated[str, _ValidRegex()]
 
 
 # --- the configuration classes --------------------------------------------------------
@@ -171,6 +190,17 @@ class AdminApiConfig:
 
 
 @attrs.frozen
+class HealthCheckConfig:
+    """How often qflux probes each cluster, and when it changes its mind about one."""
+
+    enabled: bool = True
+    interval_secs: _PositiveFloat = 10.0
+    timeout_secs: _PositiveFloat = 5.0  # one probe; may exceed the interval
+    unhealthy_threshold: _PositiveInt = 3  # consecutive failures before a cluster is skipped
+    healthy_threshold: _PositiveInt = 1  # consecutive successes before it is used again
+
+
+@attrs.frozen
 class QfluxSection:
     """The `queryflux:` section: the proxy process itself."""
 
@@ -179,6 +209,7 @@ class QfluxSection:
     frontends: FrontendsConfig = attrs.Factory(FrontendsConfig)
     persistence: PersistenceConfig = attrs.Factory(PersistenceConfig)
     admin_api: AdminApiConfig = attrs.Factory(AdminApiConfig)
+    health_check: HealthCheckConfig = attrs.Factory(HealthCheckConfig)
     shutdown_grace_secs: _NonNegativeFloat = 30.0
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
@@ -227,7 +258,7 @@ class ClusterConfig:
     workgroup: str | None = None  # athena
     catalog: str | None = None
     database: str | None = None
-    health_check_query: str | None = None
+    health_check_query: str | None = None  # None: the engine's own probe
 
 
 class StrategyType(enum.StrEnum):
@@ -260,6 +291,8 @@ class ClusterGroupConfig:
     queue_timeout_secs: _NonNegativeFloat | None = None  # None: as long as the client waits
     strategy: StrategyConfig = attrs.Factory(lambda: StrategyConfig(StrategyType.ROUND_ROBIN))
     overflow_group: str | None = None  # where queries go when this group's queue is full
+    # With overflowGroup: a query still queued after this long moves there as well.
+    overflow_after_secs: _PositiveFloat | None = None
 
 
 @attrs.frozen
@@ -290,13 +323,137 @@ class HeaderRouter:
     header_value_to_group: Mapping[str, str] = attrs.field(factory=dict)
 
 
-RouterConfig: TypeAlias = ProtocolBasedRouter | HeaderRouter
+@attrs.frozen
+class RegexRule:
+    """One rule of a queryRegex router: a query matching `regex` (re.search) goes there."""
+
+    regex: _Regex
+    target_group: str
+
+
+@attrs.frozen
+class QueryRegexRouter:
+    """Routes by the SQL text; the first matching rule wins (`type: queryRegex`)."""
+
+    type: ClassVar[Literal["queryRegex"]] = "queryRegex"  # the YAML tag; not a field
+
+    rules: tuple[RegexRule, ...]
+
+
+@attrs.frozen
+class ClientTagsRule:
+    """One rule of a clientTags router: matches when the session carries every tag listed."""
+
+    tags: tuple[str, ...]  # as the client sent them: `etl`, `team:eng`
+    target_group: str
+
+
+@attrs.frozen
+class ClientTagsRouter:
+    """Routes by the client tags of the session; the first matching rule wins."""
+
+    type: ClassVar[Literal["clientTags"]] = "clientTags"  # the YAML tag; not a field
+
+    rules: tuple[ClientTagsRule, ...]
+
+
+@attrs.frozen
+class TagsRule:
+    """One rule of a tags router: every key must be present, with this value (null: any)."""
+
+    tags: Mapping[str, str | None]
+    target_group: str
+
+
+@attrs.frozen
+class TagsRouter:
+    """Routes by key/value session tags; the first matching rule wins (`type: tags`)."""
+
+    type: ClassVar[Literal["tags"]] = "tags"  # the YAML tag; not a field
+
+    rules: tuple[TagsRule, ...]
+
+
+@attrs.frozen
+class PythonScriptRouter:
+    """Routes with a `route(query, ctx)` function (`type: pythonScript`).
+
+    The YAML gives either `script` (the source) or `scriptFile`. Once loaded, `script`
+    always holds the source and `script_file` the file's absolute path (None: inline).
+    """
+
+    type: ClassVar[Literal["pythonScript"]] = "pythonScript"  # the YAML tag; not a field
+
+    script: str
+    script_file: str | None = None
+    timeout_ms: _PositiveInt = 100
+
+
+class ConditionType(enum.StrEnum):
+    """What one condition of a compound router tests; each type has its own keys."""
+
+    PROTOCOL = "protocol"  # protocol
+    HEADER = "header"  # headerName, headerValue
+    USER = "user"  # username
+    CLIENT_TAG = "clientTag"  # tag
+    QUERY_REGEX = "queryRegex"  # regex
+
+
+@attrs.frozen
+class CompoundCondition:
+    """One condition of a compound router; only the keys of its `type` are set."""
+
+    type: ConditionType
+    protocol: FrontendProtocol | None = None
+    header_name: str | None = None
+    header_value: str | None = None
+    username: str | None = None
+    tag: str | None = None
+    regex: _Regex | None = None
+
+
+@attrs.frozen
+class CompoundRouter:
+    """Routes to one group when all (or any) of its conditions hold (`type: compound`)."""
+
+    type: ClassVar[Literal["compound"]] = "compound"  # the YAML tag; not a field
+
+    target_group: str
+    conditions: tuple[CompoundCondition, ...]
+    combine: Literal["all", "any"] = "all"
+
+
+RouterConfig: TypeAlias = (
+    ProtocolBasedRouter
+    | HeaderRouter
+    | QueryRegexRouter
+    | ClientTagsRouter
+    | TagsRouter
+    | PythonScriptRouter
+    | CompoundRouter
+)
 
 _ROUTER_CLASSES: Mapping[str, type[RouterConfig]] = {
-    cls.type: cls for cls in (ProtocolBasedRouter, HeaderRouter)
+    cls.type: cls
+    for cls in (
+        ProtocolBasedRouter,
+        HeaderRouter,
+        QueryRegexRouter,
+        ClientTagsRouter,
+        TagsRouter,
+        PythonScriptRouter,
+        CompoundRouter,
+    )
 }
-# Real QueryFlux router types that qflux does not implement yet.
-_FUTURE_ROUTER_TYPES = ("queryRegex", "clientTags", "tags", "pythonScript", "compound")
+
+# The keys each compound condition type needs; the other option keys must stay unset.
+_CONDITION_KEYS: Mapping[ConditionType, tuple[str, ...]] = {
+    ConditionType.PROTOCOL: ("protocol",),
+    ConditionType.HEADER: ("header_name", "header_value"),
+    ConditionType.USER: ("username",),
+    ConditionType.CLIENT_TAG: ("tag",),
+    ConditionType.QUERY_REGEX: ("regex",),
+}
 
 
 @attrs.frozen
@@ -346,8 +503,11 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
 
     Raises ConfigError listing every problem found.
     """
+    base_dir = None  # where a relative scriptFile is looked up; None: the current directory
     if isinstance(source, str | os.PathLike):
-        raw: Any = _read_yaml(os.fspath(source))
+        path = os.fspath(source)
+        raw: Any = _read_yaml(path)
+        base_dir = os.path.dirname(os.path.abspath(path))
     else:
         raw = source
     if not isinstance(raw, Mapping):
@@ -357,12 +517,15 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
     expanded = _expand_env(raw, (), env_problems)
     skip = {path for path, _ in env_problems}  # their values are unusable: no echo errors
     problems = list(env_problems)
+    token = _script_base_dir.set(base_dir)
     try:
         config = _converter.structure(expanded, Config)
     except (ClassValidationError, IterableValidationError) as exc:
         problems += [p for p in _structural_problems(exc) if p[0] not in skip]
     else:
         problems += [p for p in _check_config(config) if p[0] not in skip]
+    finally:
+        _script_base_dir.reset(token)
     if problems:
         raise ConfigError(
             _unique(f"{path or '(top level)'}: {message}" for path, message in problems)
@@ -571,21 +734,19 @@ def _structure_literal(value: Any, tp: Any) -> str:
     return _choice(value, [str(a) for a in get_args(tp)])
 
 
-def _range_metadata(tp: Any) -> _Range | None:
-    if get_origin(tp) is Annotated:
-        return next((m for m in tp.__metadata__ if isinstance(m, _Range)), None)
-    return None
+_M = TypeVar("_M")
 
 
-def _not_yet_metadata(tp: Any) -> _NotYet | None:
+def _metadata(tp: Any, kind: type[_M]) -> _M | None:
+    """The `Annotated` metadata of class `kind` on type `tp`, if any."""
     if get_origin(tp) is Annotated:
-        return next((m for m in tp.__metadata__ if isinstance(m, _NotYet)), None)
+        return next((m for m in tp.__metadata__ if isinstance(m, kind)), None)
     return None
 
 
 def _range_hook(tp: Any) -> Callable[[Any, Any], Any]:
     base = get_args(tp)[0]
-    rng = _range_metadata(tp)
+    rng = _metadata(tp, _Range)
     assert rng is not None
     structure_base = _converter.get_structure_hook(base)
 
@@ -604,7 +765,7 @@ def _range_hook(tp: Any) -> Callable[[Any, Any], Any]:
 
 def _not_yet_hook(tp: Any) -> Callable[[Any, Any], str]:
     literal = get_args(tp)[0]
-    not_yet = _not_yet_metadata(tp)
+    not_yet = _metadata(tp, _NotYet)
     assert not_yet is not None
     choices = [*get_args(literal), *not_yet.values]
 
@@ -614,6 +775,15 @@ def _not_yet_hook(tp: Any) -> Callable[[Any, Any], str]:
         return _choice(value, choices)
 
     return structure
+
+
+def _structure_regex(value: Any, _: Any) -> str:
+    pattern = _structure_str(value, str)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _Invalid(f"invalid regex: {exc}") from None
+    return pattern
 
 
 def _is_homogeneous_tuple(tp: Any) -> bool:
@@ -675,7 +845,9 @@ def _renames(cls: type) -> dict[str, Any]:
 def _attrs_hook(cls: type) -> Callable[[Any, Any], Any]:
     inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, _converter, **_renames(cls))
     not_yet = {
-        _camel(a.name): m for a in attrs.fields(cls) if (m := _not_yet_metadata(a.type)) is not None
+        _camel(a.name): m
+        for a in attrs.fields(cls)
+        if (m := _metadata(a.type, _NotYet)) is not None
     }
     keys = [_camel(a.name) for a in attrs.fields(cls)]
 
@@ -776,10 +948,8 @@ def _structure_router(value: Any, _: Any) -> RouterConfig:
     kind = obj.get("type")
     if "type" not in obj:
         error = _at("type", "required key missing")
-    elif kind in _FUTURE_ROUTER_TYPES:
-        error = _at("type", f"the {kind} router is not supported yet")
     elif kind not in _ROUTER_CLASSES:
-        expected = ", ".join([*_ROUTER_CLASSES, *_FUTURE_ROUTER_TYPES])
+        expected = ", ".join(_ROUTER_CLASSES)
         error = _at("type", f"unknown {_show(kind)}; expected one of {expected}")
     else:
         cls = _ROUTER_CLASSES[str(kind)]
@@ -789,11 +959,80 @@ def _structure_router(value: Any, _: Any) -> RouterConfig:
     raise ClassValidationError("While structuring a router", [error], dict)
 
 
+# The directory a relative `scriptFile` is resolved against, set by load_config.
+_script_base_dir: ContextVar[str | None] = ContextVar("_script_base_dir", default=None)
+
+
+def _python_script_hook(_: Any) -> Callable[[Any, Any], PythonScriptRouter]:
+    """Takes `script` or `scriptFile`, reads the file, and checks the source (never runs it)."""
+    inner = _attrs_hook(PythonScriptRouter)
+
+    def structure(value: Any, _: Any) -> PythonScriptRouter:
+        obj = {k: v for k, v in _as_mapping(value).items() if v is not None}
+        if "script" in obj and "scriptFile" in obj:
+            raise _Invalid("expected either script or scriptFile, not both")
+        if "script" not in obj and "scriptFile" not in obj:
+            raise _Invalid("requires script (the source) or scriptFile")
+        router: PythonScriptRouter = inner({"script": "", **obj}, PythonScriptRouter)
+        key = "script"
+        if router.script_file is not None:
+            key = "scriptFile"
+            base_dir = _script_base_dir.get() or os.getcwd()
+            path = os.path.abspath(os.path.join(base_dir, router.script_file))
+            try:
+                with open(path, encoding="utf-8") as f:
+                    router = attrs.evolve(router, script=f.read(), script_file=path)
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                error = _at(key, f"cannot read {path}: {reason}")
+                raise ClassValidationError("While structuring a router", [error], dict) from None
+        message = _script_problem(router.script, router.script_file)
+        if message is not None:
+            raise ClassValidationError("While structuring a router", [_at(key, message)], dict)
+        return router
+
+    return structure
+
+
+def _script_problem(source: str, path: str | None) -> str | None:
+    """Why `source` (from file `path`, None: inline) cannot be a router script, or None."""
+    where = f" in {path}" if path else ""
+    try:
+        compile(source, path or "<pythonScript>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = f" at line {exc.lineno}" if exc.lineno else ""
+        return f"syntax error{where}{line}: {exc.msg}"
+    except ValueError as exc:  # a NUL byte, before Python 3.12
+        return f"syntax error{where}: {exc}"
+    tree = ast.parse(source)
+    routes = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "route"]
+    if not routes or not _callable_with_two_positional(routes[-1].args):
+        return f"{path} must define route(query, ctx)" if path else "must define route(query, ctx)"
+    return None
+
+
+def _callable_with_two_positional(args: ast.arguments) -> bool:
+    positional = len(args.posonlyargs) + len(args.args)
+    required = positional - len(args.defaults)
+    required_keywords = any(default is None for default in args.kw_defaults)
+    return (positional >= 2 or args.vararg is not None) and required <= 2 and not required_keywords
+
+
 def _router_unstructure_hook(
     cls: type[RouterConfig], conv: cattrs.Converter
 ) -> Callable[[Any], dict[str, Any]]:
     inner = make_dict_unstructure_fn(cls, conv, **_renames(cls))
-    return lambda router: {"type": cls.type, **inner(router)}
+
+    def unstructure(router: Any) -> dict[str, Any]:
+        data = {"type": cls.type, **inner(router)}
+        if isinstance(router, PythonScriptRouter):  # the form load_config accepts back
+            del data["script" if router.script_file is not None else "scriptFile"]
+        return data
+
+    return unstructure
+
+
+_ENUMS = (EngineType, StrategyType, FrontendProtocol, ConditionType)
 
 
 def _make_converter() -> cattrs.Converter:
@@ -803,25 +1042,34 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
-    for enum_cls in (EngineType, StrategyType):
+    for enum_cls in _ENUMS:
         conv.register_structure_hook(enum_cls, _structure_enum)
     # Predicate hooks; the last registered is tried first.
     conv.register_structure_hook_factory(attrs.has, _attrs_hook)
     conv.register_structure_hook_factory(_is_mapping_type, _mapping_hook)
     conv.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook)
     conv.register_structure_hook_func(lambda t: get_origin(t) is Literal, _structure_literal)
-    conv.register_structure_hook_factory(lambda t: _range_metadata(t) is not None, _range_hook)
-    conv.register_structure_hook_factory(lambda t: _not_yet_metadata(t) is not None, _not_yet_hook)
+    conv.register_structure_hook_factory(lambda t: _metadata(t, _Range) is not None, _range_hook)
+    conv.register_structure_hook_factory(lambda t: _metadata(t, _NotYet) is not None, _not_yet_hook)
+    conv.register_structure_hook_func(
+        lambda t: _metadata(t, _ValidRegex) is not None, _structure_regex
+    )
     conv.register_structure_hook_factory(lambda t: t is FrontendsConfig, _frontends_hook)
     conv.register_structure_hook_factory(lambda t: t is PersistenceConfig, _persistence_hook)
+    conv.register_structure_hook_factory(lambda t: t is PythonScriptRouter, _python_script_hook)
     conv.register_structure_hook_func(lambda t: t == RouterConfig, _structure_router)
 
-    for enum_cls in (EngineType, StrategyType):
+    for enum_cls in _ENUMS:
         # A StrEnum is a str, and cattrs would pass it through as the enum member.
         conv.register_unstructure_hook(enum_cls, lambda member: member.value)
     conv.register_unstructure_hook_factory(
         attrs.has, lambda cls: make_dict_unstructure_fn(cls, conv, **_renames(cls))
     )
+    condition = make_dict_unstructure_fn(CompoundCondition, conv, **_renames(CompoundCondition))
+    conv.register_unstructure_hook(  # only the keys of the condition's type
+        CompoundCondition, lambda c: {k: v for k, v in condition(c).items() if v is not None}
+    )
+    # After the condition hook: a router's hook binds its field types' hooks when made.
     for router_cls in _ROUTER_CLASSES.values():
         conv.register_unstructure_hook(router_cls, _router_unstructure_hook(router_cls, conv))
     return conv
@@ -950,8 +1198,8 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
             problem(f"{path}.endpoint", f"required for a {engine.value} cluster")
         if engine is EngineType.ATHENA and not cluster.region:
             problem(f"{path}.region", "required for an athena cluster")
-        if cluster.health_check_query is not None:
-            problem(f"{path}.healthCheckQuery", "custom health checks are not supported yet")
+        if cluster.health_check_query is not None and not cluster.health_check_query.strip():
+            problem(f"{path}.healthCheckQuery", "must not be empty")
         if cluster.auth is not None:
             if cluster.auth.type == "basic" and not cluster.auth.username:
                 problem(f"{path}.auth.username", "required for auth type basic")
@@ -983,8 +1231,9 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
             elif member in group.members[:i]:
                 problem(f"{path}.members[{i}]", f"cluster {_show(member)} is listed twice")
         _check_strategy(f"{path}.strategy", group, problem)
+        if group.overflow_group is None and group.overflow_after_secs is not None:
+            problem(f"{path}.overflowAfterSecs", "requires overflowGroup")
         if group.overflow_group is not None:
-            problem(f"{path}.overflowGroup", "overflow groups are not supported yet")
             if group.overflow_group == name:
                 problem(f"{path}.overflowGroup", "must name another group, not the group itself")
             elif group.enabled:
@@ -993,19 +1242,63 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
 
     # Routers and the fallback.
     for i, router in enumerate(config.routers):
-        if isinstance(router, ProtocolBasedRouter):
-            for protocol, group_name in router.mapping().items():
-                group_ref(f"routers[{i}].{protocol.value}", group_name)
-        else:
-            if not router.header_name.strip():
-                problem(f"routers[{i}].headerName", "must not be empty")
-            for header_value, group_name in router.header_value_to_group.items():
-                group_ref(f"routers[{i}].headerValueToGroup.{header_value}", group_name)
+        _check_router(f"routers[{i}]", router, problem, group_ref)
     if config.routing_fallback is not None:
         group_ref("routingFallback", config.routing_fallback)
     elif not groups:
         problem("routingFallback", "required")
     return problems
+
+
+def _check_router(
+    path: str,
+    router: RouterConfig,
+    problem: Callable[[str, str], None],
+    group_ref: Callable[[str, str], None],
+) -> None:
+    """A router's own requirements, and every group it can route to."""
+    if isinstance(router, ProtocolBasedRouter):
+        for protocol, group_name in router.mapping().items():
+            group_ref(f"{path}.{protocol.value}", group_name)
+    elif isinstance(router, HeaderRouter):
+        if not router.header_name.strip():
+            problem(f"{path}.headerName", "must not be empty")
+        for header_value, group_name in router.header_value_to_group.items():
+            group_ref(f"{path}.headerValueToGroup.{header_value}", group_name)
+    elif isinstance(router, QueryRegexRouter | ClientTagsRouter | TagsRouter):
+        rules: Sequence[RegexRule | ClientTagsRule | TagsRule] = router.rules
+        if not rules:
+            problem(f"{path}.rules", "must have at least one rule")
+        for j, rule in enumerate(rules):
+            rule_path = f"{path}.rules[{j}]"
+            if isinstance(rule, ClientTagsRule | TagsRule) and not rule.tags:
+                problem(f"{rule_path}.tags", "must name at least one tag")
+            if isinstance(rule, ClientTagsRule):
+                for k, tag in enumerate(rule.tags):
+                    if not tag.strip():
+                        problem(f"{rule_path}.tags[{k}]", "must not be empty")
+            group_ref(f"{rule_path}.targetGroup", rule.target_group)
+    elif isinstance(router, CompoundRouter):
+        if not router.conditions:
+            problem(f"{path}.conditions", "must have at least one condition")
+        for j, condition in enumerate(router.conditions):
+            _check_condition(f"{path}.conditions[{j}]", condition, problem)
+        group_ref(f"{path}.targetGroup", router.target_group)
+
+
+def _check_condition(
+    path: str, condition: CompoundCondition, problem: Callable[[str, str], None]
+) -> None:
+    """Each condition type sets exactly its own keys (as a strategy has its own options)."""
+    needed = _CONDITION_KEYS[condition.type]
+    for field in attrs.fields(CompoundCondition)[1:]:  # every option key after `type`
+        value = getattr(condition, field.name)
+        if field.name in needed and value is None:
+            problem(f"{path}.{_camel(field.name)}", f"required for condition type {condition.type}")
+        elif field.name not in needed and value is not None:
+            problem(f"{path}.{_camel(field.name)}", f"not used by condition type {condition.type}")
+    if condition.header_name is not None and not condition.header_name.strip():
+        problem(f"{path}.headerName", "must not be empty")
 
 
 def _check_strategy(

@@ -129,7 +129,7 @@ class Session:
     database: str | None = None
     schema: str | None = None
     source: str | None = None
-    tags: frozenset[str] = frozenset()
+    tags: Mapping[str, str | None] = attrs.field(factory=dict)  # see qflux.tags
     properties: Mapping[str, str] = attrs.field(factory=dict)
     headers: Mapping[str, str] = attrs.field(factory=dict)
     client_address: str | None = None

@@ -21,7 +21,7 @@ import pyarrow as pa
 import structlog
 import trio
 
-from qflux.clusters import ClusterGroup
+from qflux.clusters import Cluster, ClusterGroup, Spill
 from qflux.core import (
     CancelReason,
     ErrorCode,
@@ -30,6 +30,7 @@ from qflux.core import (
     QueryRecord,
     QueryStatus,
     Result,
+    RoutingStep,
     Session,
     new_query_id,
 )
@@ -111,11 +112,8 @@ class Dispatcher:
         try:
             # Every log line written while this query runs (engines included) names it.
             with handle.cancel_scope, structlog.contextvars.bound_contextvars(query_id=record.id):
-                trace = self.router.route(handle.sql, handle.session)
-                record.routing_trace = trace
-                record.group = trace.group
-                group = self.groups[trace.group]
-                async with group.admit(on_queued) as cluster:
+                group, cluster = await self._place(handle, on_queued)
+                try:
                     admitted_at = time.perf_counter()
                     record.queue_ms = (admitted_at - started) * 1000
                     record.cluster = cluster.name
@@ -125,6 +123,8 @@ class Dispatcher:
                     log.debug("query admitted", group=group.name, cluster=cluster.name)
                     async with cluster.engine.execute(sql, handle.session) as result:
                         yield _CountingResult(result, record)
+                finally:
+                    group.release(cluster)
             if handle.cancel_scope.cancelled_caught:
                 reason = handle.cancel_reason or CancelReason.TIMEOUT
                 handle.cancel_reason = reason
@@ -138,6 +138,29 @@ class Dispatcher:
             raise error from exc
         finally:
             self._finish(handle, started, admitted_at, error)
+
+    async def _place(
+        self, handle: QueryHandle, on_queued: Callable[[int], None] | None
+    ) -> tuple[ClusterGroup, Cluster]:
+        """Route, then hold a slot in the group (following overflow groups) and a cluster."""
+        record = handle.record
+        trace = await self.router.route(handle.sql, handle.session)
+        record.routing_trace, record.group = trace, trace.group
+        group = self.groups[trace.group]
+        while True:
+            try:
+                return group, await group.acquire(on_queued)
+            except Spill as spill:
+                assert group.overflow is not None
+                step = RoutingStep(
+                    "overflow",
+                    True,
+                    group.overflow.name,
+                    f"{spill.reason}; spilled from '{group.name}' to '{group.overflow.name}'",
+                )
+                group = group.overflow
+                trace = attrs.evolve(trace, group=group.name, steps=(*trace.steps, step))
+                record.routing_trace, record.group = trace, group.name
 
     def finish_local(self, handle: QueryHandle, error: QueryError | None = None) -> None:
         """Record a statement the frontend answered (USE, SET SESSION) or rejected itself."""

@@ -29,6 +29,7 @@ from qflux.core import CancelReason
 from qflux.dispatch import Dispatcher
 from qflux.engines.registry import create_engine
 from qflux.frontends.trino_http import TrinoHttpFrontend
+from qflux.health import HealthMonitor
 from qflux.persistence.memory import InMemoryHistory
 from qflux.routing import RouterChain
 
@@ -61,8 +62,12 @@ class Server:
             for name, group_config in config.cluster_groups.items()
             if group_config.enabled
         }
+        for group in self.groups.values():
+            if group.config.overflow_group is not None:
+                group.overflow = self.groups[group.config.overflow_group]
+        self.health = HealthMonitor(self.clusters.values(), config.queryflux.health_check)
         self.dispatcher = Dispatcher(
-            RouterChain.from_config(config),
+            RouterChain.from_config(config, self.group_loads),
             self.groups,
             InMemoryHistory(config.queryflux.persistence.max_history),
         )
@@ -88,6 +93,8 @@ class Server:
                     await nursery.start(self.trino.serve, trino_listeners)
                 if admin_socket is not None:
                     await nursery.start(self._serve_admin, admin_socket)
+                if self.config.queryflux.health_check.enabled:
+                    nursery.start_soon(self.health.run)
                 log.info(
                     "qflux ready",
                     **{name: f"{host}:{port}" for name, (host, port) in self._addresses.items()},
@@ -168,6 +175,17 @@ class Server:
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         return f"http://{host}:{port}"
+
+    def group_loads(self) -> dict[str, dict[str, Any]]:
+        """Live load per group, as routing scripts see it."""
+        return {
+            name: {
+                "running": g.running,
+                "queued": g.queued,
+                "capacity": g.config.max_running_queries,
+            }
+            for name, g in self.groups.items()
+        }
 
     def cluster_state(self) -> dict[str, Any]:
         return {

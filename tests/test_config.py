@@ -11,18 +11,29 @@ import yaml
 from qflux.config import (
     AdminApiConfig,
     AuthConfig,
+    ClientTagsRouter,
+    ClientTagsRule,
     ClusterAuthConfig,
     ClusterConfig,
     ClusterGroupConfig,
+    CompoundCondition,
+    CompoundRouter,
+    ConditionType,
     Config,
     ConfigError,
     FrontendConfig,
     HeaderRouter,
+    HealthCheckConfig,
     PersistenceConfig,
     ProtocolBasedRouter,
+    PythonScriptRouter,
     QfluxSection,
+    QueryRegexRouter,
+    RegexRule,
     StrategyConfig,
     StrategyType,
+    TagsRouter,
+    TagsRule,
     TrinoHttpConfig,
     config_to_dict,
     default_config,
@@ -82,6 +93,13 @@ def test_default_config() -> None:
     assert (qf.shutdown_grace_secs, qf.log_format, qf.log_level) == (30.0, "auto", "info")
     assert config.cluster_groups["default"].strategy == StrategyConfig(StrategyType.ROUND_ROBIN)
     assert config.auth == AuthConfig(provider="none", required=False)
+    assert qf.health_check == HealthCheckConfig(
+        enabled=True,
+        interval_secs=10.0,
+        timeout_secs=5.0,
+        unhealthy_threshold=3,
+        healthy_threshold=1,
+    )
 
 
 def test_queryflux_section_may_be_omitted() -> None:
@@ -217,15 +235,8 @@ def test_load_from_path_object(tmp_path: Path) -> None:
 # --- examples -----------------------------------------------------------------------------
 
 
-def test_architecture_example_only_reports_the_python_script_router() -> None:
-    problems = problems_of(str(EXAMPLES / "queryflux-architecture.yaml"))
-    assert problems == ["routers[2].type: the pythonScript router is not supported yet"]
-
-
-def test_architecture_example_without_python_router_loads() -> None:
-    raw = yaml.safe_load((EXAMPLES / "queryflux-architecture.yaml").read_text())
-    del raw["routers"][2]
-    config = load_config(raw)
+def test_architecture_example_loads() -> None:
+    config = load_config(str(EXAMPLES / "queryflux-architecture.yaml"))
     assert config.queryflux.external_address == "http://localhost:8080"
     assert config.queryflux.persistence == PersistenceConfig()
     assert config.queryflux.frontends.flight_sql == FrontendConfig(enabled=False, port=50051)
@@ -235,6 +246,16 @@ def test_architecture_example_without_python_router_loads() -> None:
     assert config.routers[0] == ProtocolBasedRouter(trino_http="trino-default")
     assert config.routers[1] == HeaderRouter(
         header_name="X-Target-Engine", header_value_to_group={"duckdb": "duckdb-local"}
+    )
+    assert config.routers[2] == PythonScriptRouter(
+        script=(
+            "def route(query, ctx):\n"
+            '    if "big_table" in query:\n'
+            '        return "trino-default"\n'
+            "    return None\n"
+        ),
+        script_file=None,
+        timeout_ms=100,
     )
     assert config.routing_fallback == "duckdb-local"
 
@@ -249,6 +270,13 @@ def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     assert group.queue_timeout_secs == 60.0
     assert all(c.engine is EngineType.DUCKDB for c in config.clusters.values())
     assert isinstance(config.routers[0], HeaderRouter)
+    assert config.routers[1] == QueryRegexRouter(
+        rules=(RegexRule(regex=r"(?i)\bread_(parquet|csv)\s*\(", target_group="analytics"),)
+    )
+    assert config.routers[2] == TagsRouter(
+        rules=(TagsRule(tags={"team": "eng", "batch": None}, target_group="analytics"),)
+    )
+    assert config.queryflux.health_check == HealthCheckConfig()
     assert config.routing_fallback == "analytics"
     assert config.queryflux.frontends.trino_http.port == 8080
     assert config.queryflux.admin_api.password == "admin"
@@ -262,7 +290,9 @@ def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         default_config,
         lambda: load_config(EXAMPLES / "minimal-duckdb.yaml"),
+        lambda: load_config(EXAMPLES / "queryflux-architecture.yaml"),
         lambda: load_config(with_changes(queryflux={"persistence": {"inMemory": {}}})),
+        lambda: load_config(every_router_type()),
     ],
 )
 def test_config_to_dict_round_trips(make: Any) -> None:
@@ -425,7 +455,7 @@ def test_many_problems_are_collected_in_one_pass() -> None:
         "clusterGroups.g.queueTimeoutSecs: expected a number, got nan",
         "clusterGroups.g.strategy.type: unknown 'random'; expected one of "
         "roundRobin, leastLoaded, failover, engineAffinity, weighted",
-        "routers[0].type: the queryRegex router is not supported yet",
+        "routers[0].rules: required key missing",
         "routers[1].headerName: required key missing",
     ]
 
@@ -687,14 +717,6 @@ def test_valid_strategies(strategy: dict[str, Any]) -> None:
     assert load_config(raw).cluster_groups["g"].strategy.type == StrategyType(strategy["type"])
 
 
-NOT_YET = "overflow groups are not supported yet"
-
-
-def overflow_problems(raw: Any) -> list[str]:
-    """The overflow checks already run, though overflow itself is not served yet."""
-    return [p for p in problems_of(raw) if not p.endswith(NOT_YET)]
-
-
 def test_overflow_group_checks() -> None:
     raw = valid()
     groups = raw["clusterGroups"]
@@ -702,7 +724,7 @@ def test_overflow_group_checks() -> None:
     groups["self"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "self"}
     groups["off"] = {"members": ["a"], "maxRunningQueries": 1, "enabled": False}
     groups["to-off"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "off"}
-    assert overflow_problems(raw) == [
+    assert problems_of(raw) == [
         "clusterGroups.g.overflowGroup: unknown group 'nope'; defined groups: g, off, self, to-off",
         "clusterGroups.self.overflowGroup: must name another group, not the group itself",
         "clusterGroups.to-off.overflowGroup: group 'off' is disabled",
@@ -713,21 +735,105 @@ def test_overflow_loop() -> None:
     raw = valid()
     raw["clusterGroups"]["g"]["overflowGroup"] = "h"
     raw["clusterGroups"]["h"] = {"members": ["a"], "maxRunningQueries": 1, "overflowGroup": "g"}
-    assert overflow_problems(raw) == ["clusterGroups.g.overflowGroup: overflow loop: g -> h -> g"]
+    assert problems_of(raw) == ["clusterGroups.g.overflowGroup: overflow loop: g -> h -> g"]
 
 
 def test_valid_overflow() -> None:
     raw = valid()
     raw["clusterGroups"]["g"]["overflowGroup"] = "h"
+    raw["clusterGroups"]["g"]["overflowAfterSecs"] = 30
+    raw["clusterGroups"]["h"] = {"members": ["b"], "maxRunningQueries": 1, "overflowGroup": "i"}
+    raw["clusterGroups"]["i"] = {"members": ["a"], "maxRunningQueries": 1}
+    groups = load_config(raw).cluster_groups
+    assert (groups["g"].overflow_group, groups["g"].overflow_after_secs) == ("h", 30.0)
+    assert (groups["h"].overflow_group, groups["h"].overflow_after_secs) == ("i", None)
+    assert groups["i"].overflow_group is None
+
+
+@pytest.mark.parametrize(
+    ("group", "problem"),
+    [
+        ({"overflowAfterSecs": 5}, "clusterGroups.g.overflowAfterSecs: requires overflowGroup"),
+        (
+            {"overflowAfterSecs": 0, "overflowGroup": "h"},
+            "clusterGroups.g.overflowAfterSecs: must be greater than 0, got 0.0",
+        ),
+        (
+            {"overflowAfterSecs": "later", "overflowGroup": "h"},
+            "clusterGroups.g.overflowAfterSecs: expected a number, got 'later'",
+        ),
+    ],
+)
+def test_overflow_after_secs_errors(group: dict[str, Any], problem: str) -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"].update(group)
     raw["clusterGroups"]["h"] = {"members": ["b"], "maxRunningQueries": 1}
-    assert problems_of(raw) == [f"clusterGroups.g.overflowGroup: {NOT_YET}"]
+    assert problems_of(raw) == [problem]
 
 
-def test_custom_health_check_is_not_supported_yet() -> None:
+# --- health checks ------------------------------------------------------------------------
+
+
+def test_health_check_query() -> None:
     raw = valid()
     raw["clusters"]["a"]["healthCheckQuery"] = "SELECT 1"
+    config = load_config(raw)
+    assert config.clusters["a"].health_check_query == "SELECT 1"
+    assert config.clusters["b"].health_check_query is None
+    raw["clusters"]["a"]["healthCheckQuery"] = " "
+    raw["clusters"]["b"]["healthCheckQuery"] = 1
     assert problems_of(raw) == [
-        "clusters.a.healthCheckQuery: custom health checks are not supported yet"
+        "clusters.b.healthCheckQuery: expected a string, got 1; quote it to make it a string"
+    ]
+    raw["clusters"]["b"]["healthCheckQuery"] = "SELECT 1"
+    assert problems_of(raw) == ["clusters.a.healthCheckQuery: must not be empty"]
+
+
+def test_health_check_section() -> None:
+    raw = with_changes(
+        queryflux={
+            "healthCheck": {
+                "enabled": False,
+                "intervalSecs": 2,
+                "timeoutSecs": 7.5,  # longer than the interval: allowed
+                "unhealthyThreshold": 1,
+                "healthyThreshold": 4,
+            }
+        }
+    )
+    assert load_config(raw).queryflux.health_check == HealthCheckConfig(
+        enabled=False,
+        interval_secs=2.0,
+        timeout_secs=7.5,
+        unhealthy_threshold=1,
+        healthy_threshold=4,
+    )
+    partial = load_config(with_changes(queryflux={"healthCheck": {"intervalSecs": 30}}))
+    assert partial.queryflux.health_check == HealthCheckConfig(interval_secs=30.0)
+    empty = load_config(with_changes(queryflux={"healthCheck": None}))
+    assert empty.queryflux.health_check == HealthCheckConfig()
+
+
+def test_health_check_errors() -> None:
+    raw = with_changes(
+        queryflux={
+            "healthCheck": {
+                "enabled": "sometimes",
+                "intervalSecs": 0,
+                "timeoutSecs": -1,
+                "unhealthyThreshold": 0,
+                "healthyThreshold": 1.5,
+                "retries": 3,
+            }
+        }
+    )
+    assert problems_of(raw) == [
+        "queryflux.healthCheck.enabled: expected true or false, got 'sometimes'",
+        "queryflux.healthCheck.intervalSecs: must be greater than 0, got 0.0",
+        "queryflux.healthCheck.timeoutSecs: must be greater than 0, got -1.0",
+        "queryflux.healthCheck.unhealthyThreshold: must be at least 1, got 0",
+        "queryflux.healthCheck.healthyThreshold: expected an integer, got 1.5",
+        "queryflux.healthCheck: unknown key 'retries'",
     ]
 
 
@@ -740,18 +846,6 @@ def test_unknown_router_type() -> None:
         "routers[0].type: unknown 'x'; expected one of "
         "protocolBased, header, queryRegex, clientTags, tags, pythonScript, compound"
     ]
-
-
-@pytest.mark.parametrize("kind", ["queryRegex", "clientTags", "tags", "pythonScript", "compound"])
-def test_future_router_types_are_rejected(kind: str) -> None:
-    raw = with_changes(
-        routers=[
-            {"type": "protocolBased", "trinoHttp": "g"},
-            {"type": "header", "headerName": "X", "headerValueToGroup": {}},
-            {"type": kind, "anything": ["goes", "here"]},
-        ]
-    )
-    assert problems_of(raw) == [f"routers[2].type: the {kind} router is not supported yet"]
 
 
 def test_router_structure_errors() -> None:
@@ -801,6 +895,471 @@ def test_routing_fallback_required_only_without_groups() -> None:
     del raw["routingFallback"]
     assert load_config(raw).routing_fallback is None
     assert problems_of({}) == ["routingFallback: required"]
+
+
+# --- router types -----------------------------------------------------------------------
+
+ROUTE_SCRIPT = "def route(query, ctx):\n    return 'g' if 'big' in query else None\n"
+
+
+def every_router_type() -> dict[str, Any]:
+    """One router of each type, with every option set; routers[i] is of the i-th type."""
+    raw = valid()
+    raw["clusterGroups"]["h"] = {"members": ["b"], "maxRunningQueries": 1}
+    raw["routers"] = [
+        {"type": "protocolBased", "trinoHttp": "g", "flightSql": "h"},
+        {"type": "header", "headerName": "X-Group", "headerValueToGroup": {"h": "h"}},
+        {
+            "type": "queryRegex",
+            "rules": [
+                {"regex": r"(?i)^\s*insert\b", "targetGroup": "h"},
+                {"regex": "big_table", "targetGroup": "g"},
+            ],
+        },
+        {
+            "type": "clientTags",
+            "rules": [
+                {"tags": ["etl", "team:eng"], "targetGroup": "h"},
+                {"tags": ["adhoc"], "targetGroup": "g"},
+            ],
+        },
+        {
+            "type": "tags",
+            "rules": [
+                {"tags": {"team": "eng", "batch": None}, "targetGroup": "h"},
+                {"tags": {"priority": "low"}, "targetGroup": "g"},
+            ],
+        },
+        {"type": "pythonScript", "script": ROUTE_SCRIPT, "timeoutMs": 250},
+        {
+            "type": "compound",
+            "targetGroup": "h",
+            "combine": "any",
+            "conditions": [
+                {"type": "protocol", "protocol": "postgresWire"},
+                {"type": "header", "headerName": "X-Batch", "headerValue": "1"},
+                {"type": "user", "username": "etl-bot"},
+                {"type": "clientTag", "tag": "team:eng"},
+                {"type": "queryRegex", "regex": "(?i)^select"},
+            ],
+        },
+    ]
+    return raw
+
+
+def test_every_router_type_loads() -> None:
+    routers = load_config(every_router_type()).routers
+    assert [r.type for r in routers] == [
+        "protocolBased",
+        "header",
+        "queryRegex",
+        "clientTags",
+        "tags",
+        "pythonScript",
+        "compound",
+    ]
+    assert routers[2] == QueryRegexRouter(
+        rules=(
+            RegexRule(regex=r"(?i)^\s*insert\b", target_group="h"),
+            RegexRule(regex="big_table", target_group="g"),
+        )
+    )
+    assert routers[3] == ClientTagsRouter(
+        rules=(
+            ClientTagsRule(tags=("etl", "team:eng"), target_group="h"),
+            ClientTagsRule(tags=("adhoc",), target_group="g"),
+        )
+    )
+    assert routers[4] == TagsRouter(
+        rules=(
+            TagsRule(tags={"team": "eng", "batch": None}, target_group="h"),
+            TagsRule(tags={"priority": "low"}, target_group="g"),
+        )
+    )
+    assert routers[5] == PythonScriptRouter(script=ROUTE_SCRIPT, script_file=None, timeout_ms=250)
+    assert routers[6] == CompoundRouter(
+        target_group="h",
+        combine="any",
+        conditions=(
+            CompoundCondition(ConditionType.PROTOCOL, protocol=FrontendProtocol.POSTGRES_WIRE),
+            CompoundCondition(ConditionType.HEADER, header_name="X-Batch", header_value="1"),
+            CompoundCondition(ConditionType.USER, username="etl-bot"),
+            CompoundCondition(ConditionType.CLIENT_TAG, tag="team:eng"),
+            CompoundCondition(ConditionType.QUERY_REGEX, regex="(?i)^select"),
+        ),
+    )
+    assert routers[6].conditions[0].type is ConditionType.PROTOCOL
+
+
+def test_router_defaults() -> None:
+    raw = with_changes(
+        routers=[
+            {"type": "pythonScript", "script": ROUTE_SCRIPT},
+            {
+                "type": "compound",
+                "targetGroup": "g",
+                "conditions": [{"type": "user", "username": "u"}],
+            },
+        ]
+    )
+    script_router, compound = load_config(raw).routers
+    assert isinstance(script_router, PythonScriptRouter)
+    assert (script_router.script_file, script_router.timeout_ms) == (None, 100)
+    assert isinstance(compound, CompoundRouter)
+    assert compound.combine == "all"
+
+
+def test_config_to_dict_of_new_router_types() -> None:
+    data = config_to_dict(load_config(every_router_type()))
+    assert data["routers"][3]["rules"][0] == {"tags": ["etl", "team:eng"], "targetGroup": "h"}
+    assert data["routers"][4]["rules"][0] == {
+        "tags": {"team": "eng", "batch": None},
+        "targetGroup": "h",
+    }
+    assert data["routers"][5] == {"type": "pythonScript", "script": ROUTE_SCRIPT, "timeoutMs": 250}
+    conditions = data["routers"][6]["conditions"]  # only the keys of each condition's type
+    assert conditions[0] == {"type": "protocol", "protocol": "postgresWire"}
+    assert conditions[1] == {"type": "header", "headerName": "X-Batch", "headerValue": "1"}
+    assert type(conditions[0]["type"]) is str and type(conditions[0]["protocol"]) is str
+
+
+def test_invalid_regexes_name_the_rule() -> None:
+    raw = with_changes(
+        routers=[
+            {"type": "queryRegex", "rules": [{"regex": "ok", "targetGroup": "g"}]},
+            {
+                "type": "queryRegex",
+                "rules": [
+                    {"regex": "abc(", "targetGroup": "g"},
+                    {"regex": "*", "targetGroup": "g"},
+                    {"regex": 5, "targetGroup": "g"},
+                ],
+            },
+            {
+                "type": "compound",
+                "targetGroup": "g",
+                "conditions": [{"type": "queryRegex", "regex": "[a-"}],
+            },
+        ]
+    )
+    assert problems_of(raw) == [
+        "routers[1].rules[0].regex: invalid regex: "
+        "missing ), unterminated subpattern at position 3",
+        "routers[1].rules[1].regex: invalid regex: nothing to repeat at position 0",
+        "routers[1].rules[2].regex: expected a string, got 5; quote it to make it a string",
+        "routers[2].conditions[0].regex: invalid regex: unterminated character set at position 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("router", "problems"),
+    [
+        ({"type": "queryRegex", "rules": []}, ["routers[0].rules: must have at least one rule"]),
+        ({"type": "clientTags", "rules": None}, ["routers[0].rules: must have at least one rule"]),
+        ({"type": "tags"}, ["routers[0].rules: required key missing"]),
+        (
+            {"type": "queryRegex", "rules": [{"regex": "x"}]},
+            ["routers[0].rules[0].targetGroup: required key missing"],
+        ),
+        (
+            {"type": "queryRegex", "rules": [{"regex": "x", "targetgroup": "g"}]},
+            [
+                "routers[0].rules[0].targetGroup: required key missing",
+                "routers[0].rules[0]: unknown key 'targetgroup'; did you mean 'targetGroup'?",
+            ],
+        ),
+        (
+            {"type": "clientTags", "rules": [{"tags": [], "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags: must name at least one tag"],
+        ),
+        (
+            {"type": "clientTags", "rules": [{"tags": ["etl", " "], "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags[1]: must not be empty"],
+        ),
+        (
+            {"type": "clientTags", "rules": [{"tags": "etl", "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags: expected a list, got 'etl'"],
+        ),
+        (
+            {"type": "clientTags", "rules": [{"tags": ["etl", 7], "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags[1]: expected a string, got 7; quote it to make it a string"],
+        ),
+        (
+            {"type": "tags", "rules": [{"tags": {}, "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags: must name at least one tag"],
+        ),
+        (
+            {"type": "tags", "rules": [{"tags": ["team:eng"], "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags: expected a mapping, got a list"],
+        ),
+        (
+            {"type": "tags", "rules": [{"tags": {"team": ["a"]}, "targetGroup": "g"}]},
+            ["routers[0].rules[0].tags.team: expected a string, got a list"],
+        ),
+    ],
+)
+def test_rule_router_errors(router: dict[str, Any], problems: list[str]) -> None:
+    assert problems_of(with_changes(routers=[router])) == problems
+
+
+def test_target_groups_must_be_defined_and_enabled() -> None:
+    raw = every_router_type()
+    raw["clusterGroups"]["off"] = {"members": ["a"], "maxRunningQueries": 1, "enabled": False}
+    raw["routers"][2]["rules"][1]["targetGroup"] = "nope"
+    raw["routers"][3]["rules"][0]["targetGroup"] = "off"
+    raw["routers"][4]["rules"][1]["targetGroup"] = "nope"
+    raw["routers"][6]["targetGroup"] = "off"
+    assert problems_of(raw) == [
+        "routers[2].rules[1].targetGroup: unknown group 'nope'; defined groups: g, h, off",
+        "routers[3].rules[0].targetGroup: group 'off' is disabled",
+        "routers[4].rules[1].targetGroup: unknown group 'nope'; defined groups: g, h, off",
+        "routers[6].targetGroup: group 'off' is disabled",
+    ]
+
+
+# --- compound routers ---------------------------------------------------------------------
+
+
+def compound_problems(*conditions: Any, **options: Any) -> list[str]:
+    """Problems of a compound router placed at routers[3], after three valid ones."""
+    raw = every_router_type()
+    router = {"type": "compound", "targetGroup": "g", "conditions": list(conditions), **options}
+    raw["routers"] = [*raw["routers"][:3], router]
+    return problems_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("condition", "problems"),
+    [
+        (
+            {"type": "x"},
+            [
+                "routers[3].conditions[0].type: unknown 'x'; "
+                "expected one of protocol, header, user, clientTag, queryRegex"
+            ],
+        ),
+        ({"username": "u"}, ["routers[3].conditions[0].type: required key missing"]),
+        (
+            {"type": "protocol"},
+            ["routers[3].conditions[0].protocol: required for condition type protocol"],
+        ),
+        (
+            {"type": "protocol", "protocol": "http"},
+            [
+                "routers[3].conditions[0].protocol: unknown 'http'; expected one of "
+                "trinoHttp, postgresWire, mysqlWire, clickhouseHttp, flightSql"
+            ],
+        ),
+        (
+            {"type": "header", "headerName": "X-Batch"},
+            ["routers[3].conditions[0].headerValue: required for condition type header"],
+        ),
+        (
+            {"type": "header", "headerName": " ", "headerValue": "1"},
+            ["routers[3].conditions[0].headerName: must not be empty"],
+        ),
+        ({"type": "user"}, ["routers[3].conditions[0].username: required for condition type user"]),
+        (
+            {"type": "clientTag", "username": "u"},
+            [
+                "routers[3].conditions[0].username: not used by condition type clientTag",
+                "routers[3].conditions[0].tag: required for condition type clientTag",
+            ],
+        ),
+        (
+            {"type": "queryRegex", "regex": "x", "protocol": "trinoHttp", "tag": "etl"},
+            [
+                "routers[3].conditions[0].protocol: not used by condition type queryRegex",
+                "routers[3].conditions[0].tag: not used by condition type queryRegex",
+            ],
+        ),
+        (
+            {"type": "user", "username": "u", "user": "u"},
+            ["routers[3].conditions[0]: unknown key 'user'"],
+        ),
+        ("user", ["routers[3].conditions[0]: expected a mapping, got 'user'"]),
+    ],
+)
+def test_compound_condition_errors(condition: Any, problems: list[str]) -> None:
+    assert compound_problems(condition) == problems
+
+
+def test_compound_condition_keys_of_another_type() -> None:
+    problems = compound_problems(
+        {"type": "user", "username": "u"},
+        {"type": "header", "headerName": "X", "headerValue": "v", "username": "u"},
+    )
+    assert problems == ["routers[3].conditions[1].username: not used by condition type header"]
+
+
+def test_compound_router_errors() -> None:
+    assert compound_problems() == ["routers[3].conditions: must have at least one condition"]
+    assert compound_problems({"type": "user", "username": "u"}, combine="every") == [
+        "routers[3].combine: unknown 'every'; expected one of all, any"
+    ]
+    raw = with_changes(routers=[{"type": "compound", "conditions": None}])
+    assert problems_of(raw) == ["routers[0].targetGroup: required key missing"]
+
+
+# --- python script routers ----------------------------------------------------------------
+
+
+def script_problems(script: str) -> list[str]:
+    raw = every_router_type()
+    raw["routers"][5]["script"] = script
+    return problems_of(raw)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        ROUTE_SCRIPT,
+        "import re\n\ndef route(query, ctx, /):\n    return None\n",
+        "def route(query, ctx, hint=None, *, strict=False):\n    return None\n",
+        "def route(*args):\n    return None\n",
+        "def route(query):\n    return None\n\ndef route(query, ctx):\n    return None\n",
+    ],
+)
+def test_valid_route_functions(script: str) -> None:
+    raw = with_changes(routers=[{"type": "pythonScript", "script": script}])
+    assert load_config(raw).routers == (PythonScriptRouter(script=script),)
+
+
+def test_script_is_compiled_not_run() -> None:
+    script = "raise SystemExit(3)\n\ndef route(query, ctx):\n    return None\n"
+    raw = with_changes(routers=[{"type": "pythonScript", "script": script}])
+    assert load_config(raw).routers == (PythonScriptRouter(script=script),)
+
+
+def test_script_syntax_error_has_the_line() -> None:
+    script = "def route(query, ctx):\n    x = 1\n    return x +* 2\n"
+    assert script_problems(script) == ["routers[5].script: syntax error at line 3: invalid syntax"]
+    # Errors of the compile step, past the parser, are caught too.
+    assert script_problems("def route(query, ctx):\n    pass\nreturn 1\n") == [
+        "routers[5].script: syntax error at line 3: 'return' outside function"
+    ]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "",
+        "x = 1\n",
+        "def route(query):\n    return None\n",
+        "def route(query, ctx, extra):\n    return None\n",
+        "def route(query, ctx, *, strict):\n    return None\n",
+        "async def route(query, ctx):\n    return None\n",
+        "class R:\n    def route(self, query, ctx):\n        return None\n",
+        "if True:\n    def route(query, ctx):\n        return None\n",
+        "route = lambda query, ctx: None\n",
+    ],
+)
+def test_script_must_define_route(script: str) -> None:
+    assert script_problems(script) == ["routers[5].script: must define route(query, ctx)"]
+
+
+@pytest.mark.parametrize(
+    ("router", "problem"),
+    [
+        ({}, "routers[0]: requires script (the source) or scriptFile"),
+        (
+            {"script": None, "scriptFile": None},
+            "routers[0]: requires script (the source) or scriptFile",
+        ),
+        (
+            {"script": ROUTE_SCRIPT, "scriptFile": "route.py"},
+            "routers[0]: expected either script or scriptFile, not both",
+        ),
+        (
+            {"script": ROUTE_SCRIPT, "timeoutMs": 0},
+            "routers[0].timeoutMs: must be at least 1, got 0",
+        ),
+        (
+            {"script": ROUTE_SCRIPT, "timeoutMs": 0.5},
+            "routers[0].timeoutMs: expected an integer, got 0.5",
+        ),
+        (
+            {"script": ["def route(q, c): pass"]},
+            "routers[0].script: expected a string, got a list",
+        ),
+        (
+            {"scriptFile": 5},
+            "routers[0].scriptFile: expected a string, got 5; quote it to make it a string",
+        ),
+        (
+            {"script": ROUTE_SCRIPT, "timeout": 5},
+            "routers[0]: unknown key 'timeout'; did you mean 'timeoutMs'?",
+        ),
+    ],
+)
+def test_python_script_router_errors(router: dict[str, Any], problem: str) -> None:
+    raw = with_changes(routers=[{"type": "pythonScript", **router}])
+    assert problems_of(raw) == [problem]
+
+
+def script_file_config(script_file: str) -> dict[str, Any]:
+    return with_changes(routers=[{"type": "pythonScript", "scriptFile": script_file}])
+
+
+def test_script_file_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf" / "scripts").mkdir(parents=True)
+    script = tmp_path / "conf" / "scripts" / "route.py"
+    script.write_text(ROUTE_SCRIPT)
+    config_file = tmp_path / "conf" / "qflux.yaml"
+    config_file.write_text(yaml.safe_dump(script_file_config("scripts/route.py")))
+    monkeypatch.chdir(tmp_path)  # not the config's directory
+    expected = PythonScriptRouter(script=ROUTE_SCRIPT, script_file=str(script), timeout_ms=100)
+    assert load_config(config_file).routers == (expected,)
+    assert load_config("conf/qflux.yaml").routers == (expected,)
+
+
+def test_script_file_in_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "route.py"
+    script.write_text(ROUTE_SCRIPT)
+    (router,) = load_config(script_file_config(str(script))).routers
+    assert router == PythonScriptRouter(script=ROUTE_SCRIPT, script_file=str(script))
+    monkeypatch.chdir(tmp_path)  # a relative path in a mapping: the current directory
+    assert load_config(script_file_config("./route.py")).routers == (router,)
+
+
+def test_script_file_round_trips(tmp_path: Path) -> None:
+    (tmp_path / "route.py").write_text(ROUTE_SCRIPT)
+    config_file = tmp_path / "qflux.yaml"
+    config_file.write_text(yaml.safe_dump(script_file_config("route.py")))
+    config = load_config(config_file)
+    data = config_to_dict(config)
+    assert data["routers"][0] == {
+        "type": "pythonScript",
+        "scriptFile": str(tmp_path / "route.py"),
+        "timeoutMs": 100,
+    }
+    assert load_config(data) == config
+
+
+def test_script_file_problems(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.py"
+    broken = tmp_path / "broken.py"
+    broken.write_text("def route(query, ctx):\n    return (\n")
+    no_route = tmp_path / "no_route.py"
+    no_route.write_text("def handler(query, ctx):\n    return None\n")
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(b"\xff\xfe\x00")
+    raw = with_changes(
+        routers=[
+            {"type": "pythonScript", "scriptFile": str(path)}
+            for path in (missing, tmp_path, broken, no_route)
+        ]
+    )
+    assert problems_of(raw) == [
+        f"routers[0].scriptFile: cannot read {missing}: No such file or directory",
+        f"routers[1].scriptFile: cannot read {tmp_path}: Is a directory",
+        f"routers[2].scriptFile: syntax error in {broken} at line 2: '(' was never closed",
+        f"routers[3].scriptFile: {no_route} must define route(query, ctx)",
+    ]
+    (problem,) = problems_of(script_file_config(str(binary)))
+    assert problem.startswith(f"routers[0].scriptFile: cannot read {binary}: 'utf-8' codec")
 
 
 # --- auth ---------------------------------------------------------------------------------

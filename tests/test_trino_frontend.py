@@ -21,8 +21,8 @@ from .conftest import duckdb_config, group_load, record_of, wait_until
 LONG_QUERY = "SELECT sum(i) FROM range(10000000000) t(i)"
 
 
-def connect(proxy, **kwargs):
-    return trino.dbapi.connect(host="127.0.0.1", port=proxy.port(), user="tester", **kwargs)
+def connect(proxy, user="tester", **kwargs):
+    return trino.dbapi.connect(host="127.0.0.1", port=proxy.port(), user=user, **kwargs)
 
 
 def low_level_request(proxy, **session):
@@ -149,11 +149,11 @@ def test_client_that_disconnects_mid_query_frees_its_slot(proxy):
     wait_until(lambda: proxy.call(lambda: engine.active_calls) == 0, timeout=2.0)
 
 
-def hold_slot(proxy):
+def hold_slot(proxy, group: str = "g"):
     """Start a query whose rows nobody reads: it keeps its slot until cancelled."""
     holder = TrinoQuery(low_level_request(proxy), "SELECT * FROM range(100000000) t(i)")
     holder.execute()
-    wait_until(lambda: group_load(proxy)[0] == 1)
+    wait_until(lambda: group_load(proxy, group)[0] == 1)
     return holder
 
 

@@ -37,6 +37,7 @@ from qflux.protocols.trino_http import (
     TrinoHttpConnection,
     parse_duration,
 )
+from qflux.tags import session_tags
 
 if TYPE_CHECKING:
     from qflux.config import TrinoHttpConfig
@@ -202,7 +203,7 @@ class TrinoHttpFrontend:
             database=client.catalog,
             schema=client.schema,
             source=client.source,
-            tags=frozenset(client.client_tags),
+            tags=session_tags(client.client_tags, client.session_properties),
             properties=dict(client.session_properties),
             headers=dict(client.headers),
             client_address=peer,

@@ -9,7 +9,7 @@ import structlog
 
 from qflux.core import ErrorCode, QueryError, RoutingStep, RoutingTrace, Session
 
-from .routers import HeaderRouter, ProtocolBasedRouter, Router
+from .routers import GroupLoads, Router, build_router
 
 if TYPE_CHECKING:
     from qflux.config import Config
@@ -23,30 +23,22 @@ class RouterChain:
         self.fallback = fallback
 
     @classmethod
-    def from_config(cls, config: Config) -> RouterChain:
-        routers: list[Router] = []
-        for router_config in config.routers:
-            if router_config.type == "protocolBased":
-                mapping = {str(p): g for p, g in router_config.mapping().items()}
-                routers.append(ProtocolBasedRouter(mapping))
-            elif router_config.type == "header":
-                routers.append(
-                    HeaderRouter(
-                        router_config.header_name, dict(router_config.header_value_to_group)
-                    )
-                )
-            else:  # config loading rejects these; guard against a new type slipping by
-                raise ValueError(f"router type {router_config.type!r} is not supported")
+    def from_config(cls, config: Config, loads: GroupLoads | None = None) -> RouterChain:
+        """Build every router once. `loads` feeds script routers the live group load
+        (zeros when routing offline, as `qflux route` does)."""
+        groups = [name for name, group in config.cluster_groups.items() if group.enabled]
+        loads = loads or (lambda: idle_loads(config))
+        routers = [build_router(router, groups, loads) for router in config.routers]
         return cls(routers, config.routing_fallback)
 
-    def route(self, sql: str, session: Session) -> RoutingTrace:
+    async def route(self, sql: str, session: Session) -> RoutingTrace:
         steps: list[RoutingStep] = []
         for router in self.routers:
             try:
-                step = router.route(sql, session)
+                step = await router.route(sql, session)
             except Exception as exc:  # a broken router must not take the query down
                 log.exception("router failed", router=router.type_name)
-                step = RoutingStep(router.type_name, False, None, f"router raised: {exc!r}")
+                step = RoutingStep(router.type_name, False, None, f"router raised {exc!r}")
             steps.append(step)
             if step.matched and step.group is not None:
                 return RoutingTrace(step.group, False, tuple(steps))
@@ -55,3 +47,12 @@ class RouterChain:
                 ErrorCode.ROUTING_FAILED, "no router matched and no routingFallback is set"
             )
         return RoutingTrace(self.fallback, True, tuple(steps))
+
+
+def idle_loads(config: Config) -> dict[str, dict[str, int | None]]:
+    """Every enabled group with nothing running or queued."""
+    return {
+        name: {"running": 0, "queued": 0, "capacity": group.max_running_queries}
+        for name, group in config.cluster_groups.items()
+        if group.enabled
+    }
