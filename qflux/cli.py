@@ -76,13 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> int:
+def _load(path: str) -> Config | None:
+    """The config at `path`, or None after listing its problems on stderr."""
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
-        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
         return 1
     if args.print:
         import yaml
@@ -94,12 +101,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"{args.config}: {len(exc.problems)} problem(s)", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return 1
     headers = {}
     for item in args.header:
