@@ -64,6 +64,10 @@ class Cluster:
         for group in self.groups:
             group.members_changed()
 
+    def schema_for_translation(self) -> tuple[Any, Any]:
+        """(schema mapping, version) when a group wants schema-aware translation."""
+        return None, None
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -201,6 +201,12 @@ class QueryRecord:
     execution_ms: float = 0.0
     rows_returned: int = 0
     created_at: float = attrs.field(factory=time.time)
+    source_dialect: str | None = None
+    target_dialect: str | None = None
+    translated: bool = False
+    translated_sql: str | None = None
+    translation_ms: float = 0.0
+    translation_note: str | None = None  # why not translated, or sqlglot's warnings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -220,4 +226,10 @@ class QueryRecord:
             "executionMs": round(self.execution_ms, 3),
             "rowsReturned": self.rows_returned,
             "createdAt": self.created_at,
+            "sourceDialect": self.source_dialect,
+            "targetDialect": self.target_dialect,
+            "translated": self.translated,
+            "translatedSql": self.translated_sql,
+            "translationMs": round(self.translation_ms, 3),
+            "translationNote": self.translation_note,
         }

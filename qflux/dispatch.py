@@ -36,7 +36,7 @@ from qflux.core import (
 )
 from qflux.persistence.memory import InMemoryHistory
 from qflux.routing import RouterChain
-from qflux.translate import translate
+from qflux.translate import ENGINE_DIALECTS, Translator
 
 log = structlog.get_logger("qflux.dispatch")
 
@@ -77,10 +77,12 @@ class Dispatcher:
         router: RouterChain,
         groups: dict[str, ClusterGroup],
         history: InMemoryHistory,
+        translator: Translator | None = None,
     ) -> None:
         self.router = router
         self.groups = groups
         self.history = history
+        self.translator = translator or Translator()
         self.active: dict[QueryId, QueryHandle] = {}
         self.accepting = True
 
@@ -119,7 +121,7 @@ class Dispatcher:
                     record.cluster = cluster.name
                     record.engine = cluster.engine.engine_type
                     record.status = QueryStatus.RUNNING
-                    sql = translate(handle.sql, handle.session, cluster.engine.engine_type)
+                    sql = self._translate(handle, cluster)
                     log.debug("query admitted", group=group.name, cluster=cluster.name)
                     async with cluster.engine.execute(sql, handle.session) as result:
                         yield _CountingResult(result, record)
@@ -161,6 +163,19 @@ class Dispatcher:
                 group = group.overflow
                 trace = attrs.evolve(trace, group=group.name, steps=(*trace.steps, step))
                 record.routing_trace, record.group = trace, group.name
+
+    def _translate(self, handle: QueryHandle, cluster: Cluster) -> str:
+        """The SQL to send to `cluster`, in its engine's dialect; noted in the record."""
+        record = handle.record
+        source = self.translator.source_dialect(handle.session.protocol)
+        target = ENGINE_DIALECTS[cluster.engine.engine_type]
+        schema, version = cluster.schema_for_translation()
+        outcome = self.translator.translate(handle.sql, source, target, schema, version)
+        record.source_dialect, record.target_dialect = source, target
+        record.translated, record.translation_ms = outcome.translated, outcome.ms
+        record.translation_note = outcome.note
+        record.translated_sql = outcome.sql if outcome.sql != handle.sql else None
+        return outcome.sql
 
     def finish_local(self, handle: QueryHandle, error: QueryError | None = None) -> None:
         """Record a statement the frontend answered (USE, SET SESSION) or rejected itself."""

@@ -32,6 +32,7 @@ from qflux.frontends.trino_http import TrinoHttpFrontend
 from qflux.health import HealthMonitor
 from qflux.persistence.memory import InMemoryHistory
 from qflux.routing import RouterChain
+from qflux.translate import Translator
 
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
@@ -70,6 +71,7 @@ class Server:
             RouterChain.from_config(config, self.group_loads),
             self.groups,
             InMemoryHistory(config.queryflux.persistence.max_history),
+            Translator(error_on_unsupported=config.translation.error_on_unsupported),
         )
         self.draining = False
         self._addresses: dict[str, tuple[str, int]] = {}

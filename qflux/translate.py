@@ -1,14 +1,219 @@
-"""SQL dialect translation between the client's protocol dialect and the engine's.
+"""SQL dialect translation with sqlglot: correct, cached, observable, never fatal by surprise.
 
-Identity for now: the sqlglot-backed translator replaces this function without
-changing its signature, so dispatch does not change when it lands.
+The source dialect comes from the client's protocol, the target from the engine. Same
+dialect: the SQL is not even parsed. Otherwise sqlglot parses, qflux's own fix-ups run
+on the tree (`qflux.dialect_fixes`), sqlglot writes the target dialect, and the
+operator's `translation.pythonScripts` hooks get the last word. Outcomes are cached by
+(sql, source, target[, schema version]) so a repeated query costs a dict lookup.
+
+Failure policy: SQL sqlglot cannot parse passes through untouched (the engine then
+reports its own error). A construct sqlglot cannot express in the target fails the
+query with sqlglot's reason when `errorOnUnsupported` is set, else goes out as
+sqlglot's best effort with a warning. If sqlglot itself breaks (or is missing), the SQL
+passes through and the record says why; only `errorOnUnsupported` turns that into an
+error.
 """
 
 from __future__ import annotations
 
-from qflux.core import EngineType, Session
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import structlog
+
+from qflux.core import EngineType, ErrorCode, FrontendProtocol, QueryError
+
+try:
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
+    sqlglot = None  # type: ignore[assignment]
+
+log = structlog.get_logger("qflux.translate")
+
+PROTOCOL_DIALECTS: dict[FrontendProtocol, str] = {
+    FrontendProtocol.TRINO_HTTP: "trino",
+    FrontendProtocol.POSTGRES_WIRE: "postgres",
+    FrontendProtocol.MYSQL_WIRE: "mysql",
+    FrontendProtocol.CLICKHOUSE_HTTP: "clickhouse",
+    FrontendProtocol.FLIGHT_SQL: "trino",  # configurable: translation.flightSqlDialect
+}
+
+ENGINE_DIALECTS: dict[EngineType, str] = {
+    EngineType.TRINO: "trino",
+    EngineType.DUCKDB: "duckdb",
+    EngineType.STARROCKS: "starrocks",
+    EngineType.CLICKHOUSE: "clickhouse",
+    EngineType.POSTGRES: "postgres",
+    EngineType.ATHENA: "athena",
+}
+
+#: A user hook: transform(sql, source_dialect, target_dialect) -> sql.
+Hook = Callable[[str, str, str], str]
+#: sqlglot's MappingSchema shape: {catalog: {schema: {table: {column: type}}}} (or fewer levels).
+SchemaMapping = Mapping[str, Any]
 
 
-def translate(sql: str, session: Session, target: EngineType) -> str:
-    """Return `sql` rewritten for `target`'s dialect (currently passed through)."""
-    return sql
+@attrs.frozen
+class Translation:
+    """The outcome for one query, as kept in its record."""
+
+    sql: str
+    source: str
+    target: str
+    translated: bool
+    ms: float = 0.0
+    cached: bool = False
+    note: str | None = None  # why it was not translated, or sqlglot's warnings
+
+
+class Translator:
+    def __init__(
+        self,
+        *,
+        error_on_unsupported: bool = False,
+        cache_size: int = 10_000,
+        hooks: Sequence[Hook] = (),
+        flight_sql_dialect: str = "trino",
+    ) -> None:
+        self.error_on_unsupported = error_on_unsupported
+        self.cache_size = cache_size
+        self.hooks = list(hooks)
+        self._dialects = {**PROTOCOL_DIALECTS, FrontendProtocol.FLIGHT_SQL: flight_sql_dialect}
+        self._cache: OrderedDict[tuple[Any, ...], Translation | QueryError] = OrderedDict()
+        self.translated_total: Counter[tuple[str, str]] = Counter()
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.seconds_total = 0.0
+
+    def source_dialect(self, protocol: FrontendProtocol) -> str:
+        return self._dialects[protocol]
+
+    def translate(
+        self,
+        sql: str,
+        source: str,
+        target: str,
+        schema: SchemaMapping | None = None,
+        schema_version: object = None,
+    ) -> Translation:
+        """Translate `sql` from `source` to `target` (sqlglot dialect names)."""
+        if source == target and not self.hooks:
+            return Translation(sql, source, target, translated=False)
+        started = time.perf_counter()
+        key = (sql, source, target, schema_version if schema is not None else None)
+        outcome = self._cache.get(key)
+        hit = outcome is not None
+        if hit:
+            self._cache.move_to_end(key)
+            self.cache_hits += 1
+        else:
+            self.cache_misses += 1
+            outcome = self._translate(sql, source, target, schema)
+            if self.cache_size:
+                self._cache[key] = outcome
+                if len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        elapsed = time.perf_counter() - started
+        self.seconds_total += elapsed
+        if isinstance(outcome, QueryError):
+            raise outcome
+        if outcome.translated:
+            self.translated_total[(source, target)] += 1
+        return attrs.evolve(outcome, ms=elapsed * 1000, cached=hit)
+
+    def _translate(
+        self, sql: str, source: str, target: str, schema: SchemaMapping | None
+    ) -> Translation | QueryError:
+        text, note = sql, None
+        translated = False
+        if source != target:
+            try:
+                text, note = self._sqlglot(sql, source, target, schema)
+                translated = True
+            except QueryError as exc:
+                return exc
+            except ParseError as exc:
+                note = f"not translated: sqlglot cannot parse it ({_first_line(exc)})"
+            except Exception as exc:  # sqlglot broke: the engine gets the SQL as sent
+                if self.error_on_unsupported:
+                    return QueryError(ErrorCode.NOT_SUPPORTED, f"translation failed: {exc!r}")
+                log.warning("translation failed; passing the SQL through", error=repr(exc))
+                note = f"not translated: translator error {exc!r}"
+        for hook in self.hooks:
+            try:
+                text = hook(text, source, target)
+            except Exception as exc:
+                log.warning("translation hook failed; skipped", error=repr(exc))
+                note = f"{note + '; ' if note else ''}hook failed: {exc!r}"
+        return Translation(text, source, target, translated, note=note)
+
+    def _sqlglot(
+        self, sql: str, source: str, target: str, schema: SchemaMapping | None
+    ) -> tuple[str, str | None]:
+        if sqlglot is None:
+            raise RuntimeError("sqlglot is not installed")
+        trees = [tree for tree in sqlglot.parse(sql, read=source) if tree is not None]
+        note = None
+        if schema is not None:
+            trees, note = _with_schema(trees, source, schema)
+        trees = [fix_tree(tree, source, target) for tree in trees]
+        level = ErrorLevel.RAISE if self.error_on_unsupported else ErrorLevel.WARN
+        warnings: list[str] = []
+        out = []
+        for tree in trees:
+            try:
+                out.append(tree.sql(dialect=target, unsupported_level=ErrorLevel.RAISE))
+            except UnsupportedError as exc:
+                if level is ErrorLevel.RAISE:
+                    raise QueryError(
+                        ErrorCode.NOT_SUPPORTED,
+                        f"cannot translate from {source} to {target}: {_first_line(exc)}",
+                    ) from exc
+                warnings.append(_first_line(exc))
+                out.append(tree.sql(dialect=target, unsupported_level=ErrorLevel.IGNORE))
+        if warnings:
+            note = "; ".join([*([note] if note else []), *warnings])
+            log.warning("translated with unsupported constructs", warnings=warnings)
+        return ";\n".join(out), note
+
+    def stats(self) -> dict[str, Any]:
+        lookups = self.cache_hits + self.cache_misses
+        return {
+            "translatedTotal": {f"{s}->{t}": n for (s, t), n in self.translated_total.items()},
+            "cacheHits": self.cache_hits,
+            "cacheMisses": self.cache_misses,
+            "cacheHitRate": self.cache_hits / lookups if lookups else None,
+            "cacheEntries": len(self._cache),
+            "secondsTotal": self.seconds_total,
+        }
+
+
+def _with_schema(
+    trees: list[Any], dialect: str, schema: SchemaMapping
+) -> tuple[list[Any], str | None]:
+    """Qualify and type the trees against the engine's schema; on failure keep them."""
+    try:
+        return [
+            annotate_types(qualify(tree.copy(), schema=dict(schema), dialect=dialect))
+            for tree in trees
+        ], None
+    except Exception as exc:  # missing table, ambiguous column...: dialect-only
+        return trees, f"schema-aware translation skipped: {_first_line(exc)}"
+
+
+def fix_tree(tree: Any, source: str, target: str) -> Any:
+    """qflux's corrections to sqlglot for a (source, target) pair, applied to the tree."""
+    from qflux.dialect_fixes import apply
+
+    return apply(tree, source, target)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
