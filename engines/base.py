@@ -5,16 +5,30 @@ from __future__ import annotations
 import abc
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
+import attrs
 import structlog
 import trio
 
 from qflux.core import EngineType, Result, Session
 
 T = TypeVar("T")
+
+
+@attrs.frozen
+class Catalog:
+    """What an engine holds: {catalog: {schema: {table: {column: type}}}}, in the engine's
+    own type spelling (`dialect`), plus where unqualified names resolve."""
+
+    tables: Mapping[str, Mapping[str, Mapping[str, Mapping[str, str]]]]
+    dialect: str
+    default_catalog: str | None = None
+    default_schema: str | None = None
+
+
 log = structlog.get_logger("qflux.engines")
 
 #: How long a cancelled query may take to stop at the engine before we stop waiting.
@@ -37,6 +51,28 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def health_check(self, query: str | None = None) -> None:
         """Raise if the engine cannot answer `query` (None: the engine's own probe)."""
+
+    async def catalog(self) -> Catalog:
+        """Every table's columns and types, for schema-aware translation."""
+        raise NotImplementedError(f"{type(self).__name__} has no catalog discovery")
+
+    async def list_schemas(self) -> list[str]:
+        catalog = await self.catalog()
+        return sorted({schema for schemas in catalog.tables.values() for schema in schemas})
+
+    async def list_tables(self, schema: str) -> list[str]:
+        catalog = await self.catalog()
+        return sorted(
+            {table for schemas in catalog.tables.values() for table in schemas.get(schema, {})}
+        )
+
+    async def describe_table(self, schema: str, table: str) -> list[tuple[str, str]]:
+        """(column, type) in column order; empty if there is no such table."""
+        catalog = await self.catalog()
+        for schemas in catalog.tables.values():
+            if table in schemas.get(schema, {}):
+                return list(schemas[schema][table].items())
+        return []
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections and threads."""

@@ -25,7 +25,7 @@ from qflux.core import (
     Session,
 )
 
-from .base import Engine, run_interruptible
+from .base import Catalog, Engine, run_interruptible
 
 T = TypeVar("T")
 
@@ -125,6 +125,22 @@ class DuckDbEngine(Engine):
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(cursor.close, limiter=self._probe_limiter)
 
+    async def catalog(self) -> Catalog:
+        cursor = self._conn.cursor()
+        try:
+            rows, (database, schema) = await self._call(
+                cursor, lambda: _read_catalog(cursor), self._probe_limiter
+            )
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(cursor.close, limiter=self._probe_limiter)
+        tables: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+        for catalog, schema_name, table, column, data_type in rows:
+            tables.setdefault(catalog, {}).setdefault(schema_name, {}).setdefault(table, {})[
+                column
+            ] = data_type
+        return Catalog(tables, "duckdb", database, schema)
+
     @staticmethod
     def _probe(cursor: duckdb.DuckDBPyConnection, query: str | None) -> None:
         relation = cursor.sql(query or "SELECT 1")
@@ -192,6 +208,21 @@ class _DuckDbResult(Result):
         if self._ahead:  # reading ahead found more rows: keep them in order
             self._ahead.append(batch)
         return batch
+
+
+_CATALOG_SQL = """
+    SELECT table_catalog, table_schema, table_name, column_name, data_type
+    FROM information_schema.columns
+    WHERE table_catalog NOT IN ('system', 'temp')
+    ORDER BY table_catalog, table_schema, table_name, ordinal_position
+"""
+
+
+def _read_catalog(cursor: duckdb.DuckDBPyConnection) -> tuple[list[Any], tuple[str, str]]:
+    rows = cursor.execute(_CATALOG_SQL).fetchall()
+    defaults = cursor.execute("SELECT current_database(), current_schema()").fetchone()
+    assert defaults is not None
+    return rows, (defaults[0], defaults[1])
 
 
 def _use_statement(session: Session) -> str | None:

@@ -3,6 +3,7 @@
 qflux serve [-c FILE] [--trino-port N] [--admin-port N] [--host ADDR]
 qflux check FILE [--print]
 qflux route -c FILE [--protocol P] [--user U] [--header K=V]... [--tag T]... SQL
+qflux translate --from DIALECT --to DIALECT SQL
 qflux version
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 import trio
+from sqlglot.dialects.dialect import Dialect
 
 from qflux import __version__
 from qflux.config import Config, ConfigError, config_to_dict, default_config, load_config
@@ -26,6 +28,7 @@ from qflux.logs import configure_logging
 from qflux.routing import RouterChain
 from qflux.server import Server, StartupError, unwrap_group
 from qflux.tags import collect
+from qflux.translate import Translator
 
 log = structlog.get_logger("qflux")
 
@@ -70,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--tag", action="append", default=[], metavar="TAG", help="key or key:value")
     route.add_argument("sql")
     route.set_defaults(func=_route)
+
+    translate = commands.add_parser("translate", help="translate SQL between dialects")
+    translate.add_argument("--from", dest="source", required=True, help="e.g. trino")
+    translate.add_argument("--to", dest="target", required=True, help="e.g. duckdb")
+    translate.add_argument("sql")
+    translate.set_defaults(func=_translate)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=lambda _args: print(f"qflux {__version__}") or 0)
@@ -124,6 +133,28 @@ def _route(args: argparse.Namespace) -> int:
         print(f"qflux route: {exc.message}", file=sys.stderr)
         return 1
     print(json.dumps(trace.to_json(), indent=2))
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    """Print the SQL qflux would send; the reason and exit 1 when it cannot translate."""
+    source, target = args.source.lower(), args.target.lower()
+    known = sorted(name for name in Dialect.classes if name)
+    for dialect in (source, target):
+        if dialect not in known:
+            print(f"qflux translate: unknown dialect {dialect!r}; expected one of "
+                  f"{', '.join(known)}", file=sys.stderr)  # fmt: skip
+            return 2
+    translator = Translator(error_on_unsupported=True, cache_size=0)
+    try:
+        outcome = translator.translate(args.sql, source, target)
+    except QueryError as exc:
+        print(f"qflux translate: {exc.message}", file=sys.stderr)
+        return 1
+    if source != target and not outcome.translated:
+        print(f"qflux translate: {outcome.note}", file=sys.stderr)
+        return 1
+    print(outcome.sql)
     return 0
 
 

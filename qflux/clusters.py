@@ -26,6 +26,7 @@ from qflux.strategies import make_strategy
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig, ClusterGroupConfig
     from qflux.engines.base import Engine
+    from qflux.schema_cache import SchemaCache
 
 log = structlog.get_logger("qflux.clusters")
 
@@ -41,6 +42,7 @@ class Cluster:
     healthy: bool = True
     last_error: str | None = None
     groups: list[ClusterGroup] = attrs.field(factory=list)
+    schema_cache: SchemaCache | None = None  # set when a group translates schema-aware
 
     @property
     def capacity(self) -> int | None:
@@ -63,10 +65,6 @@ class Cluster:
         log.warning("cluster health changed", cluster=self.name, healthy=healthy, error=error)
         for group in self.groups:
             group.members_changed()
-
-    def schema_for_translation(self) -> tuple[Any, Any]:
-        """(schema mapping, version) when a group wants schema-aware translation."""
-        return None, None
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,8 @@ Loading happens in passes, each collecting as many problems as it can:
 1. read and parse the YAML (syntax errors carry file, line and column);
 2. expand `${VAR}` / `${VAR:-default}` in string values (`$${` is a literal `${`);
 3. structure into the classes below (types, ranges, unknown keys, unknown enum values);
-   regexes are compiled here, and router scripts read and compiled, never run;
+   regexes are compiled here, and router and translation scripts read and compiled,
+   never run;
 4. if that succeeded, check cross references and engine requirements (`_check_config`).
 
 All problems from the first pass that has any are raised together as one `ConfigError`,
@@ -41,6 +42,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, make_mapping_structure_fn
 from cattrs.gen import override as cattrs_override
+from sqlglot.dialects.dialect import Dialect
 
 from qflux.core import EngineType, FrontendProtocol
 
@@ -76,6 +78,7 @@ __all__ = [
     "TagsRule",
     "TlsConfig",
     "TranslationConfig",
+    "TranslationScript",
     "TrinoHttpConfig",
     "config_to_dict",
     "default_config",
@@ -119,12 +122,18 @@ class _ValidRegex:
     """`Annotated` metadata on a `str`: the value must compile with Python's `re`."""
 
 
+@attrs.frozen
+class _SqlglotDialect:
+    """`Annotated` metadata on a `str`: the value must name a sqlglot dialect."""
+
+
 _Port = Annotated[int, _Range(0, 65535)]
 _PositiveInt = Annotated[int, _Range(1)]
 _NonNegativeInt = Annotated[int, _Range(0)]
 _NonNegativeFloat = Annotated[float, _Range(0)]
 _PositiveFloat = Annotated[float, _Range(0, low_exclusive=True)]
 _Regex = Annotated[str, _ValidRegex()]
+_DialectName = Annotated[str, _SqlglotDialect()]
 
 
 # --- the configuration classes --------------------------------------------------------
@@ -293,6 +302,8 @@ class ClusterGroupConfig:
     overflow_group: str | None = None  # where queries go when this group's queue is full
     # With overflowGroup: a query still queued after this long moves there as well.
     overflow_after_secs: _PositiveFloat | None = None
+    # Translate against the member engines' table schemas (see translation.schemaTtlSecs).
+    schema_aware_translation: bool = False
 
 
 @attrs.frozen
@@ -457,11 +468,28 @@ _CONDITION_KEYS: Mapping[ConditionType, tuple[str, ...]] = {
 
 
 @attrs.frozen
+class TranslationScript:
+    """A `transform(sql, src, dst)` hook that gets the last word on translated SQL.
+
+    The YAML gives either `script` (the source) or `scriptFile`, as for a pythonScript
+    router. Once loaded, `script` always holds the source and `script_file` the file's
+    absolute path (None: inline).
+    """
+
+    script: str
+    script_file: str | None = None
+
+
+@attrs.frozen
 class TranslationConfig:
     """SQL dialect translation between the client's protocol and the engine."""
 
     # True: fail a query sqlglot cannot translate faithfully; False: send it as parsed.
     error_on_unsupported: bool = False
+    cache_size: _NonNegativeInt = 10_000  # translations kept; 0 disables the cache
+    flight_sql_dialect: _DialectName = "trino"  # the sqlglot dialect Flight SQL clients speak
+    schema_ttl_secs: _PositiveFloat = 300.0  # how long a fetched engine schema is used
+    python_scripts: tuple[TranslationScript, ...] = ()  # applied in order
 
 
 @attrs.frozen
@@ -786,6 +814,11 @@ def _structure_regex(value: Any, _: Any) -> str:
     return pattern
 
 
+def _structure_dialect(value: Any, _: Any) -> str:
+    name = _structure_str(value, str)
+    return _choice(name, sorted(key for key in Dialect.classes if key))
+
+
 def _is_homogeneous_tuple(tp: Any) -> bool:
     args = get_args(tp)
     return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -963,39 +996,62 @@ def _structure_router(value: Any, _: Any) -> RouterConfig:
 _script_base_dir: ContextVar[str | None] = ContextVar("_script_base_dir", default=None)
 
 
-def _python_script_hook(_: Any) -> Callable[[Any, Any], PythonScriptRouter]:
-    """Takes `script` or `scriptFile`, reads the file, and checks the source (never runs it)."""
-    inner = _attrs_hook(PythonScriptRouter)
+@attrs.frozen
+class _ScriptFunction:
+    """The top-level function a script must define, and the arguments it is called with."""
 
-    def structure(value: Any, _: Any) -> PythonScriptRouter:
+    name: str
+    params: tuple[str, ...]  # all passed positionally
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(self.params)})"
+
+
+_ScriptT = TypeVar("_ScriptT", PythonScriptRouter, TranslationScript)
+
+# What each kind of script must define.
+_SCRIPT_FUNCTIONS: Mapping[type, _ScriptFunction] = {
+    PythonScriptRouter: _ScriptFunction("route", ("query", "ctx")),
+    TranslationScript: _ScriptFunction("transform", ("sql", "src", "dst")),
+}
+
+
+def _script_hook(cls: type[_ScriptT]) -> Callable[[Any, Any], _ScriptT]:
+    """Takes `script` or `scriptFile`, reads the file, and checks the source (never runs it)."""
+    inner = _attrs_hook(cls)
+    function = _SCRIPT_FUNCTIONS[cls]
+
+    def fail(key: str, message: str) -> ClassValidationError:
+        return ClassValidationError(f"While structuring {cls.__name__}", [_at(key, message)], cls)
+
+    def structure(value: Any, _: Any) -> _ScriptT:
         obj = {k: v for k, v in _as_mapping(value).items() if v is not None}
         if "script" in obj and "scriptFile" in obj:
             raise _Invalid("expected either script or scriptFile, not both")
         if "script" not in obj and "scriptFile" not in obj:
             raise _Invalid("requires script (the source) or scriptFile")
-        router: PythonScriptRouter = inner({"script": "", **obj}, PythonScriptRouter)
+        loaded: _ScriptT = inner({"script": "", **obj}, cls)
         key = "script"
-        if router.script_file is not None:
+        if loaded.script_file is not None:
             key = "scriptFile"
             base_dir = _script_base_dir.get() or os.getcwd()
-            path = os.path.abspath(os.path.join(base_dir, router.script_file))
+            path = os.path.abspath(os.path.join(base_dir, loaded.script_file))
             try:
                 with open(path, encoding="utf-8") as f:
-                    router = attrs.evolve(router, script=f.read(), script_file=path)
+                    loaded = attrs.evolve(loaded, script=f.read(), script_file=path)
             except (OSError, UnicodeDecodeError) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                error = _at(key, f"cannot read {path}: {reason}")
-                raise ClassValidationError("While structuring a router", [error], dict) from None
-        message = _script_problem(router.script, router.script_file)
+                raise fail(key, f"cannot read {path}: {reason}") from None
+        message = _script_problem(loaded.script, loaded.script_file, function)
         if message is not None:
-            raise ClassValidationError("While structuring a router", [_at(key, message)], dict)
-        return router
+            raise fail(key, message)
+        return loaded
 
     return structure
 
 
-def _script_problem(source: str, path: str | None) -> str | None:
-    """Why `source` (from file `path`, None: inline) cannot be a router script, or None."""
+def _script_problem(source: str, path: str | None, function: _ScriptFunction) -> str | None:
+    """Why `source` (from file `path`, None: inline) does not define `function`, or None."""
     where = f" in {path}" if path else ""
     try:
         compile(source, path or "<pythonScript>", "exec", dont_inherit=True)
@@ -1005,17 +1061,28 @@ def _script_problem(source: str, path: str | None) -> str | None:
     except ValueError as exc:  # a NUL byte, before Python 3.12
         return f"syntax error{where}: {exc}"
     tree = ast.parse(source)
-    routes = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "route"]
-    if not routes or not _callable_with_two_positional(routes[-1].args):
-        return f"{path} must define route(query, ctx)" if path else "must define route(query, ctx)"
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function.name]
+    if not defs or not _accepts_positional(defs[-1].args, len(function.params)):
+        return f"{path} must define {function}" if path else f"must define {function}"
     return None
 
 
-def _callable_with_two_positional(args: ast.arguments) -> bool:
+def _accepts_positional(args: ast.arguments, count: int) -> bool:
+    """Whether a function with these parameters can be called with `count` positional args."""
     positional = len(args.posonlyargs) + len(args.args)
     required = positional - len(args.defaults)
     required_keywords = any(default is None for default in args.kw_defaults)
-    return (positional >= 2 or args.vararg is not None) and required <= 2 and not required_keywords
+    return (
+        (positional >= count or args.vararg is not None)
+        and required <= count
+        and not required_keywords
+    )
+
+
+def _script_source_form(data: dict[str, Any], script_file: str | None) -> dict[str, Any]:
+    """A script as load_config accepts it back: `scriptFile` when read from one, else `script`."""
+    del data["script" if script_file is not None else "scriptFile"]
+    return data
 
 
 def _router_unstructure_hook(
@@ -1025,8 +1092,8 @@ def _router_unstructure_hook(
 
     def unstructure(router: Any) -> dict[str, Any]:
         data = {"type": cls.type, **inner(router)}
-        if isinstance(router, PythonScriptRouter):  # the form load_config accepts back
-            del data["script" if router.script_file is not None else "scriptFile"]
+        if isinstance(router, PythonScriptRouter):
+            return _script_source_form(data, router.script_file)
         return data
 
     return unstructure
@@ -1054,9 +1121,13 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda t: _metadata(t, _ValidRegex) is not None, _structure_regex
     )
+    conv.register_structure_hook_func(
+        lambda t: _metadata(t, _SqlglotDialect) is not None, _structure_dialect
+    )
     conv.register_structure_hook_factory(lambda t: t is FrontendsConfig, _frontends_hook)
     conv.register_structure_hook_factory(lambda t: t is PersistenceConfig, _persistence_hook)
-    conv.register_structure_hook_factory(lambda t: t is PythonScriptRouter, _python_script_hook)
+    conv.register_structure_hook_factory(lambda t: t is PythonScriptRouter, _script_hook)
+    conv.register_structure_hook_factory(lambda t: t is TranslationScript, _script_hook)
     conv.register_structure_hook_func(lambda t: t == RouterConfig, _structure_router)
 
     for enum_cls in _ENUMS:
@@ -1068,6 +1139,10 @@ def _make_converter() -> cattrs.Converter:
     condition = make_dict_unstructure_fn(CompoundCondition, conv, **_renames(CompoundCondition))
     conv.register_unstructure_hook(  # only the keys of the condition's type
         CompoundCondition, lambda c: {k: v for k, v in condition(c).items() if v is not None}
+    )
+    script = make_dict_unstructure_fn(TranslationScript, conv, **_renames(TranslationScript))
+    conv.register_unstructure_hook(
+        TranslationScript, lambda s: _script_source_form(script(s), s.script_file)
     )
     # After the condition hook: a router's hook binds its field types' hooks when made.
     for router_cls in _ROUTER_CLASSES.values():

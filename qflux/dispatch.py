@@ -121,7 +121,7 @@ class Dispatcher:
                     record.cluster = cluster.name
                     record.engine = cluster.engine.engine_type
                     record.status = QueryStatus.RUNNING
-                    sql = self._translate(handle, cluster)
+                    sql = self._translate(handle, group, cluster)
                     log.debug("query admitted", group=group.name, cluster=cluster.name)
                     async with cluster.engine.execute(sql, handle.session) as result:
                         yield _CountingResult(result, record)
@@ -164,13 +164,16 @@ class Dispatcher:
                 trace = attrs.evolve(trace, group=group.name, steps=(*trace.steps, step))
                 record.routing_trace, record.group = trace, group.name
 
-    def _translate(self, handle: QueryHandle, cluster: Cluster) -> str:
+    def _translate(self, handle: QueryHandle, group: ClusterGroup, cluster: Cluster) -> str:
         """The SQL to send to `cluster`, in its engine's dialect; noted in the record."""
         record = handle.record
         source = self.translator.source_dialect(handle.session.protocol)
         target = ENGINE_DIALECTS[cluster.engine.engine_type]
-        schema, version = cluster.schema_for_translation()
-        outcome = self.translator.translate(handle.sql, source, target, schema, version)
+        schema = None
+        if group.config.schema_aware_translation and cluster.schema_cache is not None:
+            session = handle.session
+            schema = cluster.schema_cache.context(session.database, session.schema)
+        outcome = self.translator.translate(handle.sql, source, target, schema)
         record.source_dialect, record.target_dialect = source, target
         record.translated, record.translation_ms = outcome.translated, outcome.ms
         record.translation_note = outcome.note

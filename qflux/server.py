@@ -32,7 +32,8 @@ from qflux.frontends.trino_http import TrinoHttpFrontend
 from qflux.health import HealthMonitor
 from qflux.persistence.memory import InMemoryHistory
 from qflux.routing import RouterChain
-from qflux.translate import Translator
+from qflux.schema_cache import SchemaCache
+from qflux.translate import Translator, load_hooks
 
 if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
@@ -67,11 +68,22 @@ class Server:
             if group.config.overflow_group is not None:
                 group.overflow = self.groups[group.config.overflow_group]
         self.health = HealthMonitor(self.clusters.values(), config.queryflux.health_check)
+        for group in self.groups.values():
+            if group.config.schema_aware_translation:
+                for cluster in group.members:
+                    cluster.schema_cache = cluster.schema_cache or SchemaCache(
+                        cluster.name, cluster.engine, config.translation.schema_ttl_secs
+                    )
         self.dispatcher = Dispatcher(
             RouterChain.from_config(config, self.group_loads),
             self.groups,
             InMemoryHistory(config.queryflux.persistence.max_history),
-            Translator(error_on_unsupported=config.translation.error_on_unsupported),
+            Translator(
+                error_on_unsupported=config.translation.error_on_unsupported,
+                cache_size=config.translation.cache_size,
+                hooks=load_hooks(config.translation.python_scripts),
+                flight_sql_dialect=config.translation.flight_sql_dialect,
+            ),
         )
         self.draining = False
         self._addresses: dict[str, tuple[str, int]] = {}
@@ -97,6 +109,9 @@ class Server:
                     await nursery.start(self._serve_admin, admin_socket)
                 if self.config.queryflux.health_check.enabled:
                     nursery.start_soon(self.health.run)
+                for cluster in self.clusters.values():
+                    if cluster.schema_cache is not None:
+                        nursery.start_soon(cluster.schema_cache.run)
                 log.info(
                     "qflux ready",
                     **{name: f"{host}:{port}" for name, (host, port) in self._addresses.items()},

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 import structlog
 
 from qflux.core import EngineType, ErrorCode, FrontendProtocol, QueryError
+from qflux.schema_cache import SchemaContext
 
 try:
     import sqlglot
+    from sqlglot import exp
     from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
@@ -55,8 +57,6 @@ ENGINE_DIALECTS: dict[EngineType, str] = {
 
 #: A user hook: transform(sql, source_dialect, target_dialect) -> sql.
 Hook = Callable[[str, str, str], str]
-#: sqlglot's MappingSchema shape: {catalog: {schema: {table: {column: type}}}} (or fewer levels).
-SchemaMapping = Mapping[str, Any]
 
 
 @attrs.frozen
@@ -99,19 +99,19 @@ class Translator:
         sql: str,
         source: str,
         target: str,
-        schema: SchemaMapping | None = None,
-        schema_version: object = None,
+        schema: SchemaContext | None = None,
     ) -> Translation:
         """Translate `sql` from `source` to `target` (sqlglot dialect names)."""
         if source == target and not self.hooks:
             return Translation(sql, source, target, translated=False)
         started = time.perf_counter()
-        key = (sql, source, target, schema_version if schema is not None else None)
-        outcome = self._cache.get(key)
-        hit = outcome is not None
-        if hit:
+        key = (sql, source, target, schema.cache_key() if schema is not None else None)
+        cached = self._cache.get(key)
+        hit = cached is not None
+        if cached is not None:
             self._cache.move_to_end(key)
             self.cache_hits += 1
+            outcome = cached
         else:
             self.cache_misses += 1
             outcome = self._translate(sql, source, target, schema)
@@ -128,7 +128,7 @@ class Translator:
         return attrs.evolve(outcome, ms=elapsed * 1000, cached=hit)
 
     def _translate(
-        self, sql: str, source: str, target: str, schema: SchemaMapping | None
+        self, sql: str, source: str, target: str, schema: SchemaContext | None
     ) -> Translation | QueryError:
         text, note = sql, None
         translated = False
@@ -154,7 +154,7 @@ class Translator:
         return Translation(text, source, target, translated, note=note)
 
     def _sqlglot(
-        self, sql: str, source: str, target: str, schema: SchemaMapping | None
+        self, sql: str, source: str, target: str, schema: SchemaContext | None
     ) -> tuple[str, str | None]:
         if sqlglot is None:
             raise RuntimeError("sqlglot is not installed")
@@ -194,17 +194,42 @@ class Translator:
         }
 
 
+def load_hooks(scripts: Sequence[Any]) -> list[Hook]:
+    """The `transform(sql, src, dst)` functions of `translation.pythonScripts`, in order."""
+    hooks: list[Hook] = []
+    for index, script in enumerate(scripts):
+        namespace: dict[str, Any] = {"__name__": f"qflux_translation_script_{index}"}
+        filename = script.script_file or f"<translation.pythonScripts[{index}]>"
+        exec(compile(script.script, filename, "exec"), namespace)  # the operator's own code
+        hooks.append(namespace["transform"])
+    return hooks
+
+
 def _with_schema(
-    trees: list[Any], dialect: str, schema: SchemaMapping
+    trees: list[Any], dialect: str, context: SchemaContext
 ) -> tuple[list[Any], str | None]:
-    """Qualify and type the trees against the engine's schema; on failure keep them."""
+    """Qualify and type the trees against the engine's schema; on any failure keep them."""
     try:
-        return [
-            annotate_types(qualify(tree.copy(), schema=dict(schema), dialect=dialect))
-            for tree in trees
-        ], None
-    except Exception as exc:  # missing table, ambiguous column...: dialect-only
+        return [_qualified(tree, dialect, context) for tree in trees], None
+    except Exception as exc:  # unknown table, ambiguous column...: dialect-only
         return trees, f"schema-aware translation skipped: {_first_line(exc)}"
+
+
+def _qualified(tree: Any, dialect: str, context: SchemaContext) -> Any:
+    unnamed = (
+        [i for i, e in enumerate(tree.selects) if not isinstance(e, exp.Alias | exp.Column)]
+        if isinstance(tree, exp.Select)
+        else []
+    )
+    tree = qualify(
+        tree.copy(), dialect=dialect, schema=context.schema, catalog=context.catalog, db=context.db
+    )
+    tree = annotate_types(tree, schema=context.schema)
+    for index in unnamed:  # qualify names them `_col_0`; Trino clients see `_col0`
+        select = tree.selects[index]
+        if isinstance(select, exp.Alias):
+            select.set("alias", exp.to_identifier(f"_col{index}", quoted=True))
+    return tree
 
 
 def fix_tree(tree: Any, source: str, target: str) -> Any:
@@ -216,4 +241,3 @@ def fix_tree(tree: Any, source: str, target: str) -> Any:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlglot.dialects.dialect import Dialect
 
 from qflux.config import (
     AdminApiConfig,
@@ -34,6 +35,8 @@ from qflux.config import (
     StrategyType,
     TagsRouter,
     TagsRule,
+    TranslationConfig,
+    TranslationScript,
     TrinoHttpConfig,
     config_to_dict,
     default_config,
@@ -100,6 +103,14 @@ def test_default_config() -> None:
         unhealthy_threshold=3,
         healthy_threshold=1,
     )
+    assert config.translation == TranslationConfig(
+        error_on_unsupported=False,
+        cache_size=10_000,
+        flight_sql_dialect="trino",
+        schema_ttl_secs=300.0,
+        python_scripts=(),
+    )
+    assert config.cluster_groups["default"].schema_aware_translation is False
 
 
 def test_queryflux_section_may_be_omitted() -> None:
@@ -280,6 +291,11 @@ def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.routing_fallback == "analytics"
     assert config.queryflux.frontends.trino_http.port == 8080
     assert config.queryflux.admin_api.password == "admin"
+    assert group.schema_aware_translation is False
+    translation = config.translation
+    assert (translation.cache_size, translation.flight_sql_dialect) == (10_000, "trino")
+    assert translation.schema_ttl_secs == 300.0
+    assert translation.python_scripts == ()  # hooks run on every query: none by default
 
 
 # --- round trip ---------------------------------------------------------------------------
@@ -293,6 +309,7 @@ def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
         lambda: load_config(EXAMPLES / "queryflux-architecture.yaml"),
         lambda: load_config(with_changes(queryflux={"persistence": {"inMemory": {}}})),
         lambda: load_config(every_router_type()),
+        lambda: load_config(every_translation_option()),
     ],
 )
 def test_config_to_dict_round_trips(make: Any) -> None:
@@ -1360,6 +1377,269 @@ def test_script_file_problems(tmp_path: Path) -> None:
     ]
     (problem,) = problems_of(script_file_config(str(binary)))
     assert problem.startswith(f"routers[0].scriptFile: cannot read {binary}: 'utf-8' codec")
+
+
+# --- translation --------------------------------------------------------------------------
+
+TRANSFORM_SCRIPT = (
+    "def transform(sql, src, dst):\n    return sql.replace('now()', 'current_timestamp')\n"
+)
+
+
+def every_translation_option() -> dict[str, Any]:
+    raw = with_changes(
+        translation={
+            "errorOnUnsupported": True,
+            "cacheSize": 0,
+            "flightSqlDialect": "duckdb",
+            "schemaTtlSecs": 2.5,
+            "pythonScripts": [
+                {"script": TRANSFORM_SCRIPT},
+                {"script": "def transform(*args):\n    return args[0]\n"},
+            ],
+        }
+    )
+    raw["clusterGroups"]["g"]["schemaAwareTranslation"] = True
+    return raw
+
+
+def test_translation_options_load() -> None:
+    config = load_config(every_translation_option())
+    assert config.translation == TranslationConfig(
+        error_on_unsupported=True,
+        cache_size=0,
+        flight_sql_dialect="duckdb",
+        schema_ttl_secs=2.5,
+        python_scripts=(
+            TranslationScript(script=TRANSFORM_SCRIPT, script_file=None),
+            TranslationScript(script="def transform(*args):\n    return args[0]\n"),
+        ),
+    )
+    assert config.cluster_groups["g"].schema_aware_translation is True
+
+
+def test_translation_section_may_be_empty() -> None:
+    assert load_config(with_changes(translation=None)).translation == TranslationConfig()
+    config = load_config(with_changes(translation={"pythonScripts": None}))
+    assert config.translation.python_scripts == ()
+
+
+def test_translation_to_dict() -> None:
+    data = config_to_dict(load_config(every_translation_option()))
+    assert data["translation"] == {
+        "errorOnUnsupported": True,
+        "cacheSize": 0,
+        "flightSqlDialect": "duckdb",
+        "schemaTtlSecs": 2.5,
+        "pythonScripts": [
+            {"script": TRANSFORM_SCRIPT},
+            {"script": "def transform(*args):\n    return args[0]\n"},
+        ],
+    }
+    assert data["clusterGroups"]["g"]["schemaAwareTranslation"] is True
+
+
+@pytest.mark.parametrize("dialect", ["trino", "duckdb", "postgres", "mysql", "spark2", "tsql"])
+def test_flight_sql_dialect_names_a_sqlglot_dialect(dialect: str) -> None:
+    config = load_config(with_changes(translation={"flightSqlDialect": dialect}))
+    assert config.translation.flight_sql_dialect == dialect
+
+
+@pytest.mark.parametrize("dialect", ["foo", "", "Trino"])
+def test_unknown_flight_sql_dialect(dialect: str) -> None:
+    names = sorted(name for name in Dialect.classes if name)
+    (problem,) = problems_of(with_changes(translation={"flightSqlDialect": dialect}))
+    assert problem == (
+        f"translation.flightSqlDialect: unknown {dialect!r}; expected one of {', '.join(names)}"
+    )
+    assert problem.startswith(
+        f"translation.flightSqlDialect: unknown {dialect!r}; expected one of athena, bigquery, "
+    )
+
+
+@pytest.mark.parametrize(
+    ("translation", "problem"),
+    [
+        ({"cacheSize": -1}, "translation.cacheSize: must be at least 0, got -1"),
+        ({"cacheSize": 1.5}, "translation.cacheSize: expected an integer, got 1.5"),
+        ({"schemaTtlSecs": 0}, "translation.schemaTtlSecs: must be greater than 0, got 0.0"),
+        ({"schemaTtlSecs": "long"}, "translation.schemaTtlSecs: expected a number, got 'long'"),
+        (
+            {"flightSqlDialect": 5},
+            "translation.flightSqlDialect: expected a string, got 5; quote it to make it a string",
+        ),
+        (
+            {"errorOnUnsupported": "no"},
+            "translation.errorOnUnsupported: expected true or false, got 'no'",
+        ),
+        (
+            {"cachesize": 5},
+            "translation: unknown key 'cachesize'; did you mean 'cacheSize'?",
+        ),
+        ({"pythonScripts": "x.py"}, "translation.pythonScripts: expected a list, got 'x.py'"),
+        (
+            {"pythonScripts": ["x.py"]},
+            "translation.pythonScripts[0]: expected a mapping, got 'x.py'",
+        ),
+        (
+            {"pythonScripts": [{}]},
+            "translation.pythonScripts[0]: requires script (the source) or scriptFile",
+        ),
+        (
+            {"pythonScripts": [{"script": TRANSFORM_SCRIPT, "scriptFile": "t.py"}]},
+            "translation.pythonScripts[0]: expected either script or scriptFile, not both",
+        ),
+        (
+            {"pythonScripts": [{"script": TRANSFORM_SCRIPT, "timeoutMs": 5}]},
+            "translation.pythonScripts[0]: unknown key 'timeoutMs'",
+        ),
+        (
+            {"pythonScripts": [{"script": 5}]},
+            "translation.pythonScripts[0].script: expected a string, got 5; "
+            "quote it to make it a string",
+        ),
+        (
+            {"pythonScripts": [{"script": ROUTE_SCRIPT}]},
+            "translation.pythonScripts[0].script: must define transform(sql, src, dst)",
+        ),
+    ],
+)
+def test_translation_errors(translation: dict[str, Any], problem: str) -> None:
+    assert problems_of(with_changes(translation=translation)) == [problem]
+
+
+def test_schema_aware_translation_must_be_a_bool() -> None:
+    raw = valid()
+    raw["clusterGroups"]["g"]["schemaAwareTranslation"] = "yes"
+    assert problems_of(raw) == [
+        "clusterGroups.g.schemaAwareTranslation: expected true or false, got 'yes'"
+    ]
+
+
+def transform_problems(*scripts: str) -> list[str]:
+    raw = with_changes(translation={"pythonScripts": [{"script": s} for s in scripts]})
+    return problems_of(raw)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        TRANSFORM_SCRIPT,
+        "def transform(sql, src, dst, /):\n    return sql\n",
+        "def transform(sql, src, dst, extra=None, *, flag=False):\n    return sql\n",
+        "def transform(sql, *rest):\n    return sql\n",
+        "def transform(sql):\n    return sql\n\ndef transform(sql, src, dst):\n    return sql\n",
+        "raise SystemExit(3)\n\ndef transform(sql, src, dst):\n    return sql\n",  # not run
+    ],
+)
+def test_valid_transform_functions(script: str) -> None:
+    config = load_config(with_changes(translation={"pythonScripts": [{"script": script}]}))
+    assert config.translation.python_scripts == (TranslationScript(script=script),)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "",
+        "x = 1\n",
+        ROUTE_SCRIPT,
+        "def transform(sql, src):\n    return sql\n",
+        "def transform(sql, src, dst, extra):\n    return sql\n",
+        "def transform(sql, src, dst, *, strict):\n    return sql\n",
+        "async def transform(sql, src, dst):\n    return sql\n",
+        "class T:\n    def transform(self, sql, src, dst):\n        return sql\n",
+        "transform = lambda sql, src, dst: sql\n",
+    ],
+)
+def test_script_must_define_transform(script: str) -> None:
+    assert transform_problems(TRANSFORM_SCRIPT, script) == [
+        "translation.pythonScripts[1].script: must define transform(sql, src, dst)"
+    ]
+
+
+def test_transform_syntax_errors_have_the_line() -> None:
+    assert transform_problems(
+        "def transform(sql, src, dst):\n    return sql +* 1\n",
+        "def transform(sql, src, dst):\n    pass\nreturn 1\n",
+    ) == [
+        "translation.pythonScripts[0].script: syntax error at line 2: invalid syntax",
+        "translation.pythonScripts[1].script: syntax error at line 3: 'return' outside function",
+    ]
+
+
+def test_translation_script_file_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf" / "hooks").mkdir(parents=True)
+    script = tmp_path / "conf" / "hooks" / "fix.py"
+    script.write_text(TRANSFORM_SCRIPT)
+    config_file = tmp_path / "conf" / "qflux.yaml"
+    raw = with_changes(
+        translation={
+            "pythonScripts": [{"script": TRANSFORM_SCRIPT}, {"scriptFile": "hooks/fix.py"}]
+        }
+    )
+    config_file.write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)  # not the config's directory
+    expected = (
+        TranslationScript(script=TRANSFORM_SCRIPT, script_file=None),
+        TranslationScript(script=TRANSFORM_SCRIPT, script_file=str(script)),
+    )
+    assert load_config(config_file).translation.python_scripts == expected
+    assert load_config("conf/qflux.yaml").translation.python_scripts == expected
+
+
+def test_translation_script_file_round_trips(tmp_path: Path) -> None:
+    (tmp_path / "fix.py").write_text(TRANSFORM_SCRIPT)
+    config_file = tmp_path / "qflux.yaml"
+    raw = with_changes(
+        translation={"pythonScripts": [{"scriptFile": "fix.py"}, {"script": TRANSFORM_SCRIPT}]}
+    )
+    config_file.write_text(yaml.safe_dump(raw))
+    config = load_config(config_file)
+    data = config_to_dict(config)
+    assert data["translation"]["pythonScripts"] == [
+        {"scriptFile": str(tmp_path / "fix.py")},
+        {"script": TRANSFORM_SCRIPT},
+    ]
+    assert load_config(data) == config
+    assert yaml.safe_load(yaml.safe_dump(data)) == data
+
+
+def test_translation_script_file_problems(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.py"
+    broken = tmp_path / "broken.py"
+    broken.write_text("def transform(sql, src, dst):\n    return (\n")
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(ROUTE_SCRIPT)
+    good = tmp_path / "good.py"
+    good.write_text(TRANSFORM_SCRIPT)
+    raw = with_changes(
+        translation={
+            "pythonScripts": [
+                {"scriptFile": str(path)} for path in (good, missing, tmp_path, broken, wrong)
+            ]
+        }
+    )
+    assert problems_of(raw) == [
+        f"translation.pythonScripts[1].scriptFile: cannot read {missing}: "
+        "No such file or directory",
+        f"translation.pythonScripts[2].scriptFile: cannot read {tmp_path}: Is a directory",
+        f"translation.pythonScripts[3].scriptFile: syntax error in {broken} at line 2: "
+        "'(' was never closed",
+        f"translation.pythonScripts[4].scriptFile: {wrong} must define transform(sql, src, dst)",
+    ]
+
+
+def test_router_and_translation_scripts_each_need_their_own_function() -> None:
+    raw = with_changes(
+        routers=[{"type": "pythonScript", "script": TRANSFORM_SCRIPT}],
+        translation={"pythonScripts": [{"script": ROUTE_SCRIPT}]},
+    )
+    assert problems_of(raw) == [
+        "routers[0].script: must define route(query, ctx)",
+        "translation.pythonScripts[0].script: must define transform(sql, src, dst)",
+    ]
 
 
 # --- auth ---------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ class AdminApp:
                 return 202, {"cancelled": parts[2]}
         if method == "GET" and parts == ["api", "clusters"]:
             return 200, server.cluster_state()
+        if method == "GET" and parts == ["api", "translation"]:
+            return 200, server.dispatcher.translator.stats()
         return 404, {"error": f"no route for {method} {path}"}
 
 
