@@ -159,6 +159,8 @@ class Translator:
         if sqlglot is None:
             raise RuntimeError("sqlglot is not installed")
         trees = [tree for tree in sqlglot.parse(sql, read=source) if tree is not None]
+        if source == "trino":
+            trees = [trino_column_names(tree) for tree in trees]
         note = None
         if schema is not None:
             trees, note = _with_schema(trees, source, schema)
@@ -216,19 +218,25 @@ def _with_schema(
 
 
 def _qualified(tree: Any, dialect: str, context: SchemaContext) -> Any:
-    unnamed = (
-        [i for i, e in enumerate(tree.selects) if not isinstance(e, exp.Alias | exp.Column)]
-        if isinstance(tree, exp.Select)
-        else []
-    )
     tree = qualify(
         tree.copy(), dialect=dialect, schema=context.schema, catalog=context.catalog, db=context.db
     )
-    tree = annotate_types(tree, schema=context.schema)
-    for index in unnamed:  # qualify names them `_col_0`; Trino clients see `_col0`
-        select = tree.selects[index]
-        if isinstance(select, exp.Alias):
-            select.set("alias", exp.to_identifier(f"_col{index}", quoted=True))
+    return annotate_types(tree, schema=context.schema)
+
+
+def trino_column_names(tree: Any) -> Any:
+    """Name unnamed result columns as Trino does (`_col0`, `_col1`, ...).
+
+    Engines name `SELECT 1 + 1` after its text; a Trino client expects `_col0`. Only the
+    outermost select list is named, before anything else reads the tree, so ORDER BY
+    and qualification see the same names.
+    """
+    select = tree if isinstance(tree, exp.Select) else None
+    if select is None:
+        return tree
+    for index, projection in enumerate(select.expressions):
+        if not isinstance(projection, exp.Alias | exp.Column | exp.Star | exp.Dot):
+            projection.replace(exp.alias_(projection.copy(), f"_col{index}", quoted=True))
     return tree
 
 
