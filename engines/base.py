@@ -33,6 +33,8 @@ log = structlog.get_logger("qflux.engines")
 
 #: How long a cancelled query may take to stop at the engine before we stop waiting.
 CANCEL_GRACE_SECS = 5.0
+#: How often a cancelled call is interrupted again until it returns.
+INTERRUPT_RETRY_SECS = 0.05
 
 
 class Engine(abc.ABC):
@@ -110,10 +112,16 @@ async def run_interruptible(
         return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
     except trio.Cancelled:
         started = time.perf_counter()
-        interrupt()
         with trio.move_on_after(CANCEL_GRACE_SECS) as grace:
             grace.shield = True
-            await finished.wait()
+            # Keep interrupting until the call returns: an interrupt that lands before
+            # the driver has started the query is a no-op, so once is not enough.
+            while True:
+                interrupt()
+                with trio.move_on_after(INTERRUPT_RETRY_SECS):
+                    await finished.wait()
+                if finished.is_set():
+                    break
         if grace.cancelled_caught:
             log.warning("engine call did not stop after interrupt", engine=engine)
         else:

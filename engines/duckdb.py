@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
+import structlog
 import trio
 
 from qflux.core import (
@@ -28,6 +29,7 @@ from qflux.core import (
 from .base import Catalog, Engine, run_interruptible
 
 T = TypeVar("T")
+log = structlog.get_logger("qflux.engines.duckdb")
 
 #: Rows per Arrow batch pulled from DuckDB: large enough to amortise a thread hop,
 #: small enough that one batch of wide rows stays a few MB.
@@ -115,7 +117,7 @@ class DuckDbEngine(Engine):
                 cursor.close()  # nothing running: closing is instant
             else:  # may have to tear down a running query: off the Trio thread
                 with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(cursor.close, limiter=self._limiter)
+                    await self._close_quietly(cursor, self._limiter)
 
     async def health_check(self, query: str | None = None) -> None:
         cursor = self._conn.cursor()
@@ -123,7 +125,7 @@ class DuckDbEngine(Engine):
             await self._call(cursor, lambda: self._probe(cursor, query), self._probe_limiter)
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(cursor.close, limiter=self._probe_limiter)
+                await self._close_quietly(cursor, self._probe_limiter)
 
     async def catalog(self) -> Catalog:
         cursor = self._conn.cursor()
@@ -133,13 +135,23 @@ class DuckDbEngine(Engine):
             )
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(cursor.close, limiter=self._probe_limiter)
+                await self._close_quietly(cursor, self._probe_limiter)
         tables: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
         for catalog, schema_name, table, column, data_type in rows:
             tables.setdefault(catalog, {}).setdefault(schema_name, {}).setdefault(table, {})[
                 column
             ] = data_type
         return Catalog(tables, "duckdb", database, schema)
+
+    async def _close_quietly(
+        self, cursor: duckdb.DuckDBPyConnection, limiter: trio.CapacityLimiter
+    ) -> None:
+        """Close a cursor; one whose call never stopped is left to finish on its own."""
+        try:
+            await trio.to_thread.run_sync(cursor.close, limiter=limiter)
+        except duckdb.Error as exc:
+            log.warning("cursor still busy after cancel; left to finish", engine=self.name,
+                        error=str(exc))  # fmt: skip
 
     @staticmethod
     def _probe(cursor: duckdb.DuckDBPyConnection, query: str | None) -> None:

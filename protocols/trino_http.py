@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeAlias
 import attrs
 import h11
 
+from .common import NEED_DATA, LocalProtocolError, NeedData, ProtocolError
+
 __all__ = [
     "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "FetchResults",
     "GetQueryInfo", "GetServerInfo", "JsonResponse", "LocalProtocolError", "NoContent",
@@ -35,22 +37,6 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 1024 * 1024
 MAX_WAIT_SECONDS = 60.0
 _FEED_BYTES = 64 * 1024  # h11 gets input in slices so its own buffer stays bounded too
-
-
-class _Sentinel(enum.Enum):
-    NEED_DATA = "NEED_DATA"
-
-
-NEED_DATA = _Sentinel.NEED_DATA
-"""`next_event()` needs more bytes (or is waiting for our response) before it can go on."""
-
-
-class ProtocolError(Exception):
-    """Base of both error kinds, so a driver can catch either in one clause."""
-
-
-class LocalProtocolError(ProtocolError):
-    """Our own code misused the machine (wrong state, unsendable event): a bug here."""
 
 
 class RemoteProtocolError(ProtocolError):
@@ -604,7 +590,7 @@ class TrinoHttpConnection:
             return False
         return True
 
-    def next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
+    def next_event(self) -> Event | NeedData:
         """The next request event, `NEED_DATA`, or RemoteProtocolError (then send
         `error_response(exc)` and close)."""
         if self._error is not None:

@@ -22,11 +22,11 @@ from sqlglot.dialects.dialect import Dialect
 
 from qflux import __version__
 from qflux.config import Config, ConfigError, config_to_dict, default_config, load_config
-from qflux.core import FrontendProtocol, QueryError, Session
+from qflux.core import FrontendProtocol, QueryError, Session, unwrap_group
 from qflux.engines.registry import EngineUnavailable
 from qflux.logs import configure_logging
 from qflux.routing import RouterChain
-from qflux.server import Server, StartupError, unwrap_group
+from qflux.server import Server, StartupError
 from qflux.tags import collect
 from qflux.translate import Translator
 
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind every listener to (default 0.0.0.0)")
     serve.add_argument("--trino-port", type=int, help="Trino HTTP port (default 8080)")
     serve.add_argument("--admin-port", type=int, help="admin API / health port (default 9000)")
+    serve.add_argument(
+        "--postgres-port", type=int, help="PostgreSQL wire port (enables that frontend)"
+    )
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=_serve)
@@ -222,7 +225,7 @@ async def _serve_until_signalled(server: Server) -> None:
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     """Apply command-line port/host overrides on top of the file (or default) config."""
-    if args.host is None and args.trino_port is None and args.admin_port is None:
+    if all(v is None for v in (args.host, args.trino_port, args.admin_port, args.postgres_port)):
         return config
     data: dict[str, Any] = config_to_dict(config)
     qf = data.setdefault("queryflux", {})
@@ -232,6 +235,9 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
         qf.setdefault("frontends", {}).setdefault("trinoHttp", {})["port"] = args.trino_port
     if args.admin_port is not None:
         qf.setdefault("adminApi", {})["port"] = args.admin_port
+    if args.postgres_port is not None:
+        postgres = qf.setdefault("frontends", {}).setdefault("postgresWire", {})
+        postgres.update({"enabled": True, "port": args.postgres_port})
     return load_config(data)
 
 

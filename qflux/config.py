@@ -10,8 +10,8 @@ Loading happens in passes, each collecting as many problems as it can:
 1. read and parse the YAML (syntax errors carry file, line and column);
 2. expand `${VAR}` / `${VAR:-default}` in string values (`$${` is a literal `${`);
 3. structure into the classes below (types, ranges, unknown keys, unknown enum values);
-   regexes are compiled here, and router and translation scripts read and compiled,
-   never run;
+   regexes are compiled here, router and translation scripts read and compiled (never
+   run), and the PostgreSQL wire frontend's TLS files checked for readability;
 4. if that succeeded, check cross references and engine requirements (`_check_config`).
 
 All problems from the first pass that has any are raised together as one `ConfigError`,
@@ -65,6 +65,8 @@ __all__ = [
     "HeaderRouter",
     "HealthCheckConfig",
     "PersistenceConfig",
+    "PgTlsConfig",
+    "PostgresWireConfig",
     "ProtocolBasedRouter",
     "PythonScriptRouter",
     "QfluxSection",
@@ -72,6 +74,7 @@ __all__ = [
     "QueryRegexRouter",
     "RegexRule",
     "RouterConfig",
+    "StaticUser",
     "StrategyConfig",
     "StrategyType",
     "TagsRouter",
@@ -154,7 +157,7 @@ class TrinoHttpConfig:
 
 @attrs.frozen
 class FrontendConfig:
-    """A frontend other than Trino HTTP; the port default depends on the protocol."""
+    """A frontend not implemented yet; the port default depends on the protocol."""
 
     enabled: bool = False
     port: _Port = attrs.field(kw_only=True)
@@ -162,16 +165,48 @@ class FrontendConfig:
 
 
 @attrs.frozen
+class PgTlsConfig:
+    """The PostgreSQL wire frontend's certificate and key, PEM files.
+
+    Relative paths are resolved against the config file's directory, as for a
+    `scriptFile`; once loaded both hold absolute paths, and both files were readable.
+    """
+
+    cert_file: str
+    key_file: str
+
+
+@attrs.frozen
+class PostgresWireConfig:
+    """The PostgreSQL wire protocol frontend (`queryflux.frontends.postgresWire`)."""
+
+    enabled: bool = False
+    port: _Port = 5432
+    host: str | None = None  # None: the section's bindAddress
+    # The largest message a client may send; every length prefix is checked against it.
+    max_message_bytes: _PositiveInt = 16 * 1024 * 1024
+    max_statements: _PositiveInt = 1000  # named prepared statements per connection
+    max_portals: _PositiveInt = 100  # named portals per connection
+    # None: scram-sha-256 when auth.provider is static, trust otherwise.
+    auth_method: Literal["trust", "cleartext", "md5", "scram-sha-256"] | None = None
+    allow_cleartext_without_tls: bool = False  # permit authMethod cleartext with no tls
+    tls: PgTlsConfig | None = None  # None: no TLS
+    server_version: str = "16.4"  # reported in ParameterStatus server_version
+
+
+@attrs.frozen
 class FrontendsConfig:
     """One entry per client protocol; the keys are the `FrontendProtocol` values."""
 
     trino_http: TrinoHttpConfig = attrs.Factory(TrinoHttpConfig)
-    postgres_wire: FrontendConfig = attrs.Factory(lambda: FrontendConfig(port=5432))
+    postgres_wire: PostgresWireConfig = attrs.Factory(PostgresWireConfig)
     mysql_wire: FrontendConfig = attrs.Factory(lambda: FrontendConfig(port=3306))
     clickhouse_http: FrontendConfig = attrs.Factory(lambda: FrontendConfig(port=8123))
     flight_sql: FrontendConfig = attrs.Factory(lambda: FrontendConfig(port=50051))
 
-    def by_protocol(self) -> dict[FrontendProtocol, TrinoHttpConfig | FrontendConfig]:
+    def by_protocol(
+        self,
+    ) -> dict[FrontendProtocol, TrinoHttpConfig | PostgresWireConfig | FrontendConfig]:
         """All frontends keyed by protocol, so listeners can be started in one loop."""
         return {p: getattr(self, _snake(p.value)) for p in FrontendProtocol}
 
@@ -493,13 +528,21 @@ class TranslationConfig:
 
 
 @attrs.frozen
-class AuthConfig:
-    """Client authentication. Only `none` (trust the network) is implemented."""
+class StaticUser:
+    """One user of the static auth provider (`auth.users.<name>`)."""
 
-    provider: Annotated[Literal["none"], _NotYet(("static", "oidc", "ldap"), "auth provider")] = (
+    password: str  # may come from the environment: `${PG_ALICE_PASSWORD}`
+
+
+@attrs.frozen
+class AuthConfig:
+    """Client authentication: `none` (trust the network) or `static` (the users listed)."""
+
+    provider: Annotated[Literal["none", "static"], _NotYet(("oidc", "ldap"), "auth provider")] = (
         "none"
     )
     required: bool = False  # reject sessions that carry no user name
+    users: Mapping[str, StaticUser] = attrs.field(factory=dict)  # static: name -> user
 
 
 @attrs.frozen
@@ -531,7 +574,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
 
     Raises ConfigError listing every problem found.
     """
-    base_dir = None  # where a relative scriptFile is looked up; None: the current directory
+    base_dir = None  # where relative file paths are looked up; None: the current directory
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         raw: Any = _read_yaml(path)
@@ -545,7 +588,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
     expanded = _expand_env(raw, (), env_problems)
     skip = {path for path, _ in env_problems}  # their values are unusable: no echo errors
     problems = list(env_problems)
-    token = _script_base_dir.set(base_dir)
+    token = _base_dir.set(base_dir)
     try:
         config = _converter.structure(expanded, Config)
     except (ClassValidationError, IterableValidationError) as exc:
@@ -553,7 +596,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Config:
     else:
         problems += [p for p in _check_config(config) if p[0] not in skip]
     finally:
-        _script_base_dir.reset(token)
+        _base_dir.reset(token)
     if problems:
         raise ConfigError(
             _unique(f"{path or '(top level)'}: {message}" for path, message in problems)
@@ -917,7 +960,7 @@ def _at(key: str, message: str) -> _Invalid:
 
 
 def _frontends_hook(_: Any) -> Callable[[Any, Any], FrontendsConfig]:
-    """Fills in each protocol's default port, so `postgresWire: {enabled: false}` is valid."""
+    """Fills in each protocol's default port, so `mysqlWire: {enabled: false}` is valid."""
     inner = _attrs_hook(FrontendsConfig)
     default_ports = {p.value: f.port for p, f in FrontendsConfig().by_protocol().items()}
 
@@ -992,8 +1035,20 @@ def _structure_router(value: Any, _: Any) -> RouterConfig:
     raise ClassValidationError("While structuring a router", [error], dict)
 
 
-# The directory a relative `scriptFile` is resolved against, set by load_config.
-_script_base_dir: ContextVar[str | None] = ContextVar("_script_base_dir", default=None)
+# The directory a relative file path (`scriptFile`, `tls.certFile`, ...) is resolved
+# against: the config file's, set by load_config; None (a mapping): the current directory.
+_base_dir: ContextVar[str | None] = ContextVar("_base_dir", default=None)
+
+
+def _resolve_path(path: str) -> str:
+    """A file path from the config, made absolute against the config file's directory."""
+    return os.path.abspath(os.path.join(_base_dir.get() or os.getcwd(), path))
+
+
+def _read_problem(exc: OSError | UnicodeDecodeError, path: str) -> str:
+    """`cannot read <path>: <the OS's reason>`."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return f"cannot read {path}: {reason}"
 
 
 @attrs.frozen
@@ -1034,14 +1089,12 @@ def _script_hook(cls: type[_ScriptT]) -> Callable[[Any, Any], _ScriptT]:
         key = "script"
         if loaded.script_file is not None:
             key = "scriptFile"
-            base_dir = _script_base_dir.get() or os.getcwd()
-            path = os.path.abspath(os.path.join(base_dir, loaded.script_file))
+            path = _resolve_path(loaded.script_file)
             try:
                 with open(path, encoding="utf-8") as f:
                     loaded = attrs.evolve(loaded, script=f.read(), script_file=path)
             except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                raise fail(key, f"cannot read {path}: {reason}") from None
+                raise fail(key, _read_problem(exc, path)) from None
         message = _script_problem(loaded.script, loaded.script_file, function)
         if message is not None:
             raise fail(key, message)
@@ -1077,6 +1130,34 @@ def _accepts_positional(args: ast.arguments, count: int) -> bool:
         and required <= count
         and not required_keywords
     )
+
+
+def _pg_tls_hook(_: Any) -> Callable[[Any, Any], PgTlsConfig]:
+    """Resolves certFile and keyFile like a scriptFile, and checks both can be read now.
+
+    Only that they can be read: whether they hold a PEM certificate and its key is
+    found out when the TLS context is built.
+    """
+    inner = _attrs_hook(PgTlsConfig)
+
+    def structure(value: Any, _: Any) -> PgTlsConfig:
+        loaded: PgTlsConfig = inner(value, PgTlsConfig)
+        paths = {
+            "certFile": _resolve_path(loaded.cert_file),
+            "keyFile": _resolve_path(loaded.key_file),
+        }
+        errors: list[Exception] = []
+        for key, path in paths.items():
+            try:
+                with open(path, "rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                errors.append(_at(key, _read_problem(exc, path)))
+        if errors:
+            raise ClassValidationError("While structuring PgTlsConfig", errors, PgTlsConfig)
+        return PgTlsConfig(cert_file=paths["certFile"], key_file=paths["keyFile"])
+
+    return structure
 
 
 def _script_source_form(data: dict[str, Any], script_file: str | None) -> dict[str, Any]:
@@ -1128,6 +1209,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(lambda t: t is PersistenceConfig, _persistence_hook)
     conv.register_structure_hook_factory(lambda t: t is PythonScriptRouter, _script_hook)
     conv.register_structure_hook_factory(lambda t: t is TranslationScript, _script_hook)
+    conv.register_structure_hook_factory(lambda t: t is PgTlsConfig, _pg_tls_hook)
     conv.register_structure_hook_func(lambda t: t == RouterConfig, _structure_router)
 
     for enum_cls in _ENUMS:
@@ -1221,6 +1303,9 @@ def _unique(items: Iterator[str] | list[str]) -> list[str]:
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "", "*")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _ENDPOINT_OPTIONAL = (EngineType.DUCKDB, EngineType.ATHENA)
+_SUPPORTED_FRONTENDS = (FrontendProtocol.TRINO_HTTP, FrontendProtocol.POSTGRES_WIRE)
+# What clients parse out of server_version: a leading `major[.minor...]`.
+_PG_SERVER_VERSION = re.compile(r"\d+(\.\d+)*")
 
 
 def _check_config(config: Config) -> list[tuple[str, str]]:
@@ -1244,13 +1329,13 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
             f"unknown {_show(section.log_level)}; expected one of {', '.join(_LOG_LEVELS)}",
         )
 
-    # Listeners: only Trino HTTP exists yet; no two may share a port.
+    # Listeners: only Trino HTTP and PostgreSQL wire exist so far; no two may share a port.
     listeners: list[tuple[str, str, int]] = []
     for protocol, frontend in section.frontends.by_protocol().items():
         path = f"queryflux.frontends.{protocol.value}"
         if not frontend.enabled:
             continue
-        if protocol is not FrontendProtocol.TRINO_HTTP:
+        if protocol not in _SUPPORTED_FRONTENDS:
             problem(f"{path}.enabled", f"the {protocol.value} frontend is not supported yet")
         listeners.append((f"{path}.port", frontend.host or section.bind_address, frontend.port))
     if section.admin_api.enabled:
@@ -1264,6 +1349,9 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
             if port and port == other_port and same_host:
                 problem(path, f"port {port} is already used by {other_path}")
                 break
+
+    _check_postgres_wire(section.frontends.postgres_wire, config.auth, problem)
+    _check_auth(config.auth, problem)
 
     # Clusters: each engine's required keys.
     for name, cluster in config.clusters.items():
@@ -1323,6 +1411,42 @@ def _check_config(config: Config) -> list[tuple[str, str]]:
     elif not groups:
         problem("routingFallback", "required")
     return problems
+
+
+def _check_postgres_wire(
+    pg: PostgresWireConfig, auth: AuthConfig, problem: Callable[[str, str], None]
+) -> None:
+    """Password methods need users to check against, and cleartext needs TLS (or consent).
+
+    Checked whether or not the frontend is enabled, so enabling it cannot break the file.
+    """
+    path = "queryflux.frontends.postgresWire"
+    method = pg.auth_method
+    if method not in (None, "trust") and auth.provider != "static":
+        problem(f"{path}.authMethod", f"{method} needs auth.provider static")
+    if method == "cleartext" and pg.tls is None and not pg.allow_cleartext_without_tls:
+        problem(
+            f"{path}.authMethod",
+            "cleartext without tls would send passwords across the network in clear; "
+            "configure tls, or set allowCleartextWithoutTls: true to accept that",
+        )
+    if not _PG_SERVER_VERSION.match(pg.server_version):
+        problem(
+            f"{path}.serverVersion",
+            f"expected a version number like '16.4', got {_show(pg.server_version)}",
+        )
+
+
+def _check_auth(auth: AuthConfig, problem: Callable[[str, str], None]) -> None:
+    if auth.provider == "static" and not auth.users:
+        problem("auth.users", "required for provider static")
+    if auth.provider != "static" and auth.users:
+        problem("auth.users", "only used by provider static")
+    for name, user in auth.users.items():
+        if not name.strip():
+            problem("auth.users", "a user name must not be empty")
+        elif not user.password:
+            problem(f"auth.users.{name}.password", "must not be empty")
 
 
 def _check_router(

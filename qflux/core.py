@@ -110,6 +110,13 @@ class QueryError(Exception):
         self.cause_type = cause_type or type(self).__name__
 
 
+def unwrap_group(group: BaseException) -> BaseException:
+    """The exception inside a group of one (Trio nurseries wrap even a single error)."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]
+    return group
+
+
 _query_counter = itertools.count(1)
 
 

@@ -25,9 +25,10 @@ from hypercorn.utils import wrap_app
 from qflux.admin.app import AdminApp
 from qflux.clusters import Cluster, ClusterGroup
 from qflux.config import Config, load_config
-from qflux.core import CancelReason
+from qflux.core import CancelReason, unwrap_group
 from qflux.dispatch import Dispatcher
 from qflux.engines.registry import create_engine
+from qflux.frontends.postgres_wire import PostgresWireFrontend
 from qflux.frontends.trino_http import TrinoHttpFrontend
 from qflux.health import HealthMonitor
 from qflux.persistence.memory import InMemoryHistory
@@ -90,21 +91,32 @@ class Server:
         self._nursery: trio.Nursery | None = None
         self._stopped = trio.Event()
         self.closed = trio.Event()
+        frontends = config.queryflux.frontends
         self.trino = TrinoHttpFrontend(
             self.dispatcher,
-            config.queryflux.frontends.trino_http,
+            frontends.trino_http,
             external_address=config.queryflux.external_address,
         )
+        self.postgres = PostgresWireFrontend(self.dispatcher, frontends.postgres_wire)
+        #: Enabled frontends by config name, with the config section each listens by.
+        self.frontends: dict[str, tuple[Any, Any]] = {
+            name: (frontend, section)
+            for name, frontend, section in (
+                ("trinoHttp", self.trino, frontends.trino_http),
+                ("postgresWire", self.postgres, frontends.postgres_wire),
+            )
+            if section.enabled
+        }
 
     # -- life cycle -------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind, serve until `shutdown()` completes, then release the engines."""
         try:
-            trino_listeners, admin_socket = await self._bind()
+            listeners, admin_socket = await self._bind()
             async with trio.open_nursery() as nursery:
-                if trino_listeners:
-                    await nursery.start(self.trino.serve, trino_listeners)
+                for name, bound in listeners.items():
+                    await nursery.start(self.frontends[name][0].serve, bound)
                 if admin_socket is not None:
                     await nursery.start(self._serve_admin, admin_socket)
                 if self.config.queryflux.health_check.enabled:
@@ -125,34 +137,36 @@ class Server:
                     await cluster.engine.aclose()
             self.closed.set()
 
-    async def _bind(self) -> tuple[list[trio.SocketListener], socket.socket | None]:
+    async def _bind(
+        self,
+    ) -> tuple[dict[str, list[trio.SocketListener]], socket.socket | None]:
         """Bind every enabled port up front, so a clash fails before anything runs."""
         qf = self.config.queryflux
-        trino_listeners: list[trio.SocketListener] = []
-        if qf.frontends.trino_http.enabled:
-            trino = qf.frontends.trino_http
-            trino_listeners = await _listen(
-                "trinoHttp",
-                trino.host or qf.bind_address,
-                trino.port,
-                "queryflux.frontends.trinoHttp.port",
-            )
-            self._addresses["trinoHttp"] = _bound_address(trino_listeners[0])
-        admin_socket = None
-        if qf.admin_api.enabled:
-            try:
+        bound: dict[str, list[trio.SocketListener]] = {}
+        try:
+            for name, (_, section) in self.frontends.items():
+                bound[name] = await _listen(
+                    name,
+                    section.host or qf.bind_address,
+                    section.port,
+                    f"queryflux.frontends.{name}.port",
+                )
+                self._addresses[name] = _bound_address(bound[name][0])
+            admin_socket = None
+            if qf.admin_api.enabled:
                 admin_socket = _bind_socket(
                     "adminApi",
                     qf.admin_api.host or qf.bind_address,
                     qf.admin_api.port,
                     "queryflux.adminApi.port",
                 )
-            except StartupError:
-                for listener in trino_listeners:
+                self._addresses["adminApi"] = admin_socket.getsockname()[:2]
+        except StartupError:
+            for listeners in bound.values():
+                for listener in listeners:
                     await listener.aclose()
-                raise
-            self._addresses["adminApi"] = admin_socket.getsockname()[:2]
-        return trino_listeners, admin_socket
+            raise
+        return bound, admin_socket
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Drain and stop. Safe to call more than once."""
@@ -253,13 +267,6 @@ async def serve(
         raise unwrap_group(group) from None
 
 
-def unwrap_group(group: BaseExceptionGroup) -> BaseException:
-    """Unwrap a group holding one exception, so embedders see the error itself."""
-    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-        group = group.exceptions[0]  # type: ignore[assignment]
-    return group
-
-
 async def _listen(name: str, host: str, port: int, key: str) -> list[trio.SocketListener]:
     try:
         return await trio.open_tcp_listeners(port, host=host)
@@ -282,7 +289,7 @@ def _bind_socket(name: str, host: str, port: int, key: str) -> socket.socket:
 
 
 def _bind_error(name: str, host: str, port: int, key: str, exc: OSError) -> str:
-    flag = "--admin-port" if name == "adminApi" else "--trino-port"
+    flag = {"adminApi": "--admin-port", "postgresWire": "--postgres-port"}.get(name, "--trino-port")
     if exc.errno == errno.EADDRINUSE:
         return (
             f"port {port} ({name}) is already in use on {host}; choose another with "

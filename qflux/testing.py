@@ -24,7 +24,7 @@ from qflux.server import Server, serve
 #: run in parallel and never collide with a qflux (or Trino) already on the machine.
 EPHEMERAL_PORTS = {
     "queryflux": {
-        "frontends": {"trinoHttp": {"port": 0}},
+        "frontends": {"trinoHttp": {"port": 0}, "postgresWire": {"port": 0}},
         "adminApi": {"port": 0},
         "shutdownGraceSecs": 5,
     }

@@ -26,11 +26,14 @@ from qflux.config import (
     HeaderRouter,
     HealthCheckConfig,
     PersistenceConfig,
+    PgTlsConfig,
+    PostgresWireConfig,
     ProtocolBasedRouter,
     PythonScriptRouter,
     QfluxSection,
     QueryRegexRouter,
     RegexRule,
+    StaticUser,
     StrategyConfig,
     StrategyType,
     TagsRouter,
@@ -95,7 +98,19 @@ def test_default_config() -> None:
     assert qf.external_address is None
     assert (qf.shutdown_grace_secs, qf.log_format, qf.log_level) == (30.0, "auto", "info")
     assert config.cluster_groups["default"].strategy == StrategyConfig(StrategyType.ROUND_ROBIN)
-    assert config.auth == AuthConfig(provider="none", required=False)
+    assert config.auth == AuthConfig(provider="none", required=False, users={})
+    assert qf.frontends.postgres_wire == PostgresWireConfig(
+        enabled=False,
+        port=5432,
+        host=None,
+        max_message_bytes=16 * 1024 * 1024,
+        max_statements=1000,
+        max_portals=100,
+        auth_method=None,
+        allow_cleartext_without_tls=False,
+        tls=None,
+        server_version="16.4",
+    )
     assert qf.health_check == HealthCheckConfig(
         enabled=True,
         interval_secs=10.0,
@@ -125,7 +140,7 @@ def test_queryflux_section_may_be_omitted() -> None:
 def test_null_sections_count_as_empty() -> None:
     config = load_config(with_changes(queryflux={"adminApi": None, "frontends": None}))
     assert config.queryflux.admin_api == AdminApiConfig()
-    assert config.queryflux.frontends.postgres_wire == FrontendConfig(port=5432)
+    assert config.queryflux.frontends.postgres_wire == PostgresWireConfig()
 
 
 def test_frontend_default_ports_and_host() -> None:
@@ -310,6 +325,7 @@ def test_minimal_example_loads_clean(monkeypatch: pytest.MonkeyPatch) -> None:
         lambda: load_config(with_changes(queryflux={"persistence": {"inMemory": {}}})),
         lambda: load_config(every_router_type()),
         lambda: load_config(every_translation_option()),
+        lambda: load_config(every_postgres_wire_option()),
     ],
 )
 def test_config_to_dict_round_trips(make: Any) -> None:
@@ -562,7 +578,7 @@ def test_persistence_errors(persistence: dict[str, Any], problem: str) -> None:
 # --- frontends and listeners --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("frontend", ["postgresWire", "mysqlWire", "clickhouseHttp", "flightSql"])
+@pytest.mark.parametrize("frontend", ["mysqlWire", "clickhouseHttp", "flightSql"])
 def test_other_frontends_are_not_supported_yet(frontend: str) -> None:
     raw = with_changes(queryflux={"frontends": {frontend: {"enabled": True, "port": 15000}}})
     assert problems_of(raw) == [
@@ -1645,7 +1661,7 @@ def test_router_and_translation_scripts_each_need_their_own_function() -> None:
 # --- auth ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["static", "oidc", "ldap"])
+@pytest.mark.parametrize("provider", ["oidc", "ldap"])
 def test_auth_providers_not_supported_yet(provider: str) -> None:
     raw = with_changes(auth={"provider": provider, "required": True, provider: {"x": 1}})
     assert problems_of(raw) == [f"auth.provider: the {provider} auth provider is not supported yet"]
@@ -1657,6 +1673,378 @@ def test_auth_unknown_provider_and_authorization() -> None:
         "auth.provider: unknown 'kerberos'; expected one of none, static, oidc, ldap",
         "authorization.provider: the openfga authorization provider is not supported yet",
     ]
+
+
+def test_static_users_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PG_BOB_PASSWORD", "from-env")
+    raw = with_changes(
+        auth={
+            "provider": "static",
+            "required": True,
+            "users": {"alice": {"password": "s3cret"}, "bob": {"password": "${PG_BOB_PASSWORD}"}},
+        }
+    )
+    assert load_config(raw).auth == AuthConfig(
+        provider="static",
+        required=True,
+        users={"alice": StaticUser(password="s3cret"), "bob": StaticUser(password="from-env")},
+    )
+
+
+@pytest.mark.parametrize(
+    ("auth", "problems"),
+    [
+        ({"provider": "static"}, ["auth.users: required for provider static"]),
+        ({"provider": "static", "users": None}, ["auth.users: required for provider static"]),
+        ({"provider": "static", "users": {}}, ["auth.users: required for provider static"]),
+        (
+            {"users": {"alice": {"password": "pw"}}},
+            ["auth.users: only used by provider static"],
+        ),
+        (
+            {"provider": "none", "users": {"alice": {"password": "pw"}}},
+            ["auth.users: only used by provider static"],
+        ),
+        (
+            {"provider": "static", "users": {"alice": {"password": ""}}},
+            ["auth.users.alice.password: must not be empty"],
+        ),
+        (
+            {"provider": "static", "users": {"alice": {"password": "pw"}, "": {"password": "pw"}}},
+            ["auth.users: a user name must not be empty"],
+        ),
+        (
+            {"provider": "static", "users": {"alice": {}}},
+            ["auth.users.alice.password: required key missing"],
+        ),
+        (
+            {"provider": "static", "users": {"alice": "pw"}},
+            ["auth.users.alice: expected a mapping, got 'pw'"],
+        ),
+        (
+            {"provider": "static", "users": {"alice": {"password": 1234}}},
+            [
+                "auth.users.alice.password: expected a string, got 1234; "
+                "quote it to make it a string"
+            ],
+        ),
+        (
+            {"provider": "static", "users": {"alice": {"password": "pw", "passwd": "pw"}}},
+            ["auth.users.alice: unknown key 'passwd'; did you mean 'password'?"],
+        ),
+        (
+            {"provider": "static", "users": ["alice"]},
+            ["auth.users: expected a mapping, got a list"],
+        ),
+        (
+            {"provider": "static", "user": {"alice": {"password": "pw"}}},
+            ["auth: unknown key 'user'; did you mean 'users'?"],
+        ),
+    ],
+)
+def test_static_user_errors(auth: dict[str, Any], problems: list[str]) -> None:
+    assert problems_of(with_changes(auth=auth)) == problems
+
+
+def test_static_user_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PG_ALICE_PASSWORD", raising=False)
+    raw = with_changes(
+        auth={"provider": "static", "users": {"alice": {"password": "${PG_ALICE_PASSWORD}"}}}
+    )
+    assert problems_of(raw) == [
+        "auth.users.alice.password: environment variable PG_ALICE_PASSWORD is not set"
+    ]
+    monkeypatch.setenv("PG_ALICE_PASSWORD", "")  # set but empty: not a password
+    assert problems_of(raw) == ["auth.users.alice.password: must not be empty"]
+    raw["auth"]["users"]["alice"]["password"] = "${PG_ALICE_PASSWORD:-}"
+    monkeypatch.delenv("PG_ALICE_PASSWORD")
+    assert problems_of(raw) == ["auth.users.alice.password: must not be empty"]
+
+
+# --- the PostgreSQL wire frontend ---------------------------------------------------------
+
+PG = "queryflux.frontends.postgresWire"
+
+
+def static_auth() -> dict[str, Any]:
+    return {"provider": "static", "users": {"alice": {"password": "s3cret"}}}
+
+
+def postgres_wire(auth: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    raw = with_changes(queryflux={"frontends": {"postgresWire": options}})
+    if auth is not None:
+        raw["auth"] = copy.deepcopy(auth)
+    return raw
+
+
+def every_postgres_wire_option() -> dict[str, Any]:
+    return postgres_wire(
+        static_auth(),
+        enabled=True,
+        port=15432,
+        host="127.0.0.1",
+        maxMessageBytes=1024,
+        maxStatements=10,
+        maxPortals=5,
+        authMethod="cleartext",
+        allowCleartextWithoutTls=True,
+        serverVersion="15.8",
+    )
+
+
+def test_postgres_wire_can_be_enabled() -> None:
+    config = load_config(postgres_wire(enabled=True))
+    frontends = config.queryflux.frontends
+    assert frontends.postgres_wire == PostgresWireConfig(enabled=True)
+    assert frontends.by_protocol()[FrontendProtocol.POSTGRES_WIRE] is frontends.postgres_wire
+
+
+def test_postgres_wire_options_load() -> None:
+    config = load_config(every_postgres_wire_option())
+    assert config.queryflux.frontends.postgres_wire == PostgresWireConfig(
+        enabled=True,
+        port=15432,
+        host="127.0.0.1",
+        max_message_bytes=1024,
+        max_statements=10,
+        max_portals=5,
+        auth_method="cleartext",
+        allow_cleartext_without_tls=True,
+        tls=None,
+        server_version="15.8",
+    )
+    assert config.auth.users == {"alice": StaticUser(password="s3cret")}
+
+
+def test_postgres_wire_to_dict() -> None:
+    config = load_config(every_postgres_wire_option())
+    data = config_to_dict(config)
+    assert data["queryflux"]["frontends"]["postgresWire"] == {
+        "enabled": True,
+        "port": 15432,
+        "host": "127.0.0.1",
+        "maxMessageBytes": 1024,
+        "maxStatements": 10,
+        "maxPortals": 5,
+        "authMethod": "cleartext",
+        "allowCleartextWithoutTls": True,
+        "tls": None,
+        "serverVersion": "15.8",
+    }
+    assert data["auth"] == {
+        "provider": "static",
+        "required": False,
+        "users": {"alice": {"password": "s3cret"}},
+    }
+    assert load_config(data) == config
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"port": 70000}, f"{PG}.port: must be between 0 and 65535, got 70000"),
+        ({"port": "pg"}, f"{PG}.port: expected an integer, got 'pg'"),
+        ({"maxMessageBytes": 0}, f"{PG}.maxMessageBytes: must be at least 1, got 0"),
+        ({"maxMessageBytes": 1.5}, f"{PG}.maxMessageBytes: expected an integer, got 1.5"),
+        ({"maxStatements": 0}, f"{PG}.maxStatements: must be at least 1, got 0"),
+        ({"maxPortals": -1}, f"{PG}.maxPortals: must be at least 1, got -1"),
+        (
+            {"authMethod": "sha256"},
+            f"{PG}.authMethod: unknown 'sha256'; expected one of "
+            "trust, cleartext, md5, scram-sha-256",
+        ),
+        (
+            {"allowCleartextWithoutTls": "yes"},
+            f"{PG}.allowCleartextWithoutTls: expected true or false, got 'yes'",
+        ),
+        ({"tls": "on"}, f"{PG}.tls: expected a mapping, got 'on'"),
+        ({"tls": {"keyFile": "server.key"}}, f"{PG}.tls.certFile: required key missing"),
+        (
+            {"serverVersion": 16},
+            f"{PG}.serverVersion: expected a string, got 16; quote it to make it a string",
+        ),
+        (
+            {"serverVersion": ""},
+            f"{PG}.serverVersion: expected a version number like '16.4', got ''",
+        ),
+        (
+            {"serverVersion": "PostgreSQL 16"},
+            f"{PG}.serverVersion: expected a version number like '16.4', got 'PostgreSQL 16'",
+        ),
+        (
+            {"max_portals": 5},
+            f"{PG}: unknown key 'max_portals'; did you mean 'maxPortals'?",
+        ),
+        ({"sslMode": "require"}, f"{PG}: unknown key 'sslMode'"),
+    ],
+)
+def test_postgres_wire_errors(options: dict[str, Any], problem: str) -> None:
+    assert problems_of(postgres_wire(enabled=True, **options)) == [problem]
+
+
+@pytest.mark.parametrize("version", ["16.4", "16", "9.6.24", "16.4 (qflux)", "17beta1"])
+def test_postgres_wire_server_versions(version: str) -> None:
+    pg = load_config(postgres_wire(serverVersion=version)).queryflux.frontends.postgres_wire
+    assert pg.server_version == version
+
+
+def test_postgres_wire_takes_part_in_the_port_clash_check() -> None:
+    assert problems_of(postgres_wire(enabled=True, port=8080)) == [
+        f"{PG}.port: port 8080 is already used by queryflux.frontends.trinoHttp.port"
+    ]
+    raw = postgres_wire(enabled=True)
+    raw["queryflux"]["adminApi"] = {"port": 5432}
+    assert problems_of(raw) == [f"queryflux.adminApi.port: port 5432 is already used by {PG}.port"]
+    raw = postgres_wire(enabled=True, port=0)
+    raw["queryflux"]["frontends"]["trinoHttp"] = {"port": 0}
+    load_config(raw)  # both ephemeral
+    raw = postgres_wire(enabled=True, host="127.0.0.1", port=9000)
+    raw["queryflux"]["adminApi"] = {"host": "10.0.0.1"}
+    load_config(raw)  # two addresses
+    assert problems_of(postgres_wire(enabled=True, port=9000)) == [  # the wildcard host
+        f"queryflux.adminApi.port: port 9000 is already used by {PG}.port"
+    ]
+
+
+@pytest.mark.parametrize("method", ["cleartext", "md5", "scram-sha-256"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_password_auth_methods_need_static_users(method: str, enabled: bool) -> None:
+    raw = postgres_wire(enabled=enabled, authMethod=method, allowCleartextWithoutTls=True)
+    assert problems_of(raw) == [f"{PG}.authMethod: {method} needs auth.provider static"]
+    raw["auth"] = static_auth()
+    pg = load_config(raw).queryflux.frontends.postgres_wire
+    assert pg.auth_method == method
+
+
+@pytest.mark.parametrize("auth", [None, {"provider": "none"}, static_auth()])
+@pytest.mark.parametrize("method", [None, "trust"])
+def test_trust_and_the_default_method_need_no_users(
+    auth: dict[str, Any] | None, method: str | None
+) -> None:
+    pg = load_config(postgres_wire(auth, enabled=True, authMethod=method)).queryflux
+    assert pg.frontends.postgres_wire.auth_method == method
+
+
+def test_cleartext_without_tls_is_refused() -> None:
+    raw = postgres_wire(static_auth(), enabled=True, authMethod="cleartext")
+    assert problems_of(raw) == [
+        f"{PG}.authMethod: cleartext without tls would send passwords across the network "
+        "in clear; configure tls, or set allowCleartextWithoutTls: true to accept that"
+    ]
+    raw["queryflux"]["frontends"]["postgresWire"]["allowCleartextWithoutTls"] = False
+    assert len(problems_of(raw)) == 1
+    raw["queryflux"]["frontends"]["postgresWire"]["allowCleartextWithoutTls"] = True
+    assert load_config(raw).queryflux.frontends.postgres_wire.allow_cleartext_without_tls
+
+
+def test_cleartext_with_tls(tmp_path: Path) -> None:
+    tls = tls_files(tmp_path)
+    raw = postgres_wire(static_auth(), enabled=True, authMethod="cleartext", tls=tls)
+    pg = load_config(raw).queryflux.frontends.postgres_wire
+    assert pg.tls == PgTlsConfig(cert_file=tls["certFile"], key_file=tls["keyFile"])
+    assert pg.allow_cleartext_without_tls is False
+
+
+def test_every_postgres_wire_problem_in_one_pass() -> None:
+    raw = postgres_wire(enabled=True, port=8080, authMethod="cleartext")
+    raw["auth"] = {"users": {"alice": {"password": ""}}}
+    assert problems_of(raw) == [
+        f"{PG}.port: port 8080 is already used by queryflux.frontends.trinoHttp.port",
+        f"{PG}.authMethod: cleartext needs auth.provider static",
+        f"{PG}.authMethod: cleartext without tls would send passwords across the network "
+        "in clear; configure tls, or set allowCleartextWithoutTls: true to accept that",
+        "auth.users: only used by provider static",
+        "auth.users.alice.password: must not be empty",
+    ]
+
+
+def tls_files(directory: Path) -> dict[str, str]:
+    """A dummy certificate and key; only their readability is checked at load."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    return {"certFile": str(cert), "keyFile": str(key)}
+
+
+def test_tls_files_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf" / "tls").mkdir(parents=True)
+    tls_files(tmp_path / "conf" / "tls")
+    config_file = tmp_path / "conf" / "qflux.yaml"
+    raw = postgres_wire(
+        enabled=True, tls={"certFile": "tls/server.crt", "keyFile": "tls/server.key"}
+    )
+    config_file.write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)  # not the config's directory
+    expected = PgTlsConfig(
+        cert_file=str(tmp_path / "conf" / "tls" / "server.crt"),
+        key_file=str(tmp_path / "conf" / "tls" / "server.key"),
+    )
+    assert load_config(config_file).queryflux.frontends.postgres_wire.tls == expected
+    assert load_config("conf/qflux.yaml").queryflux.frontends.postgres_wire.tls == expected
+
+
+def test_tls_files_in_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tls = tls_files(tmp_path)
+    expected = PgTlsConfig(cert_file=tls["certFile"], key_file=tls["keyFile"])
+    pg = load_config(postgres_wire(tls=tls)).queryflux.frontends.postgres_wire
+    assert pg.tls == expected
+    monkeypatch.chdir(tmp_path)  # a relative path in a mapping: the current directory
+    raw = postgres_wire(tls={"certFile": "./server.crt", "keyFile": "server.key"})
+    assert load_config(raw).queryflux.frontends.postgres_wire.tls == expected
+
+
+def test_tls_files_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tls = tls_files(tmp_path)
+    monkeypatch.setenv("PG_TLS_DIR", str(tmp_path))
+    raw = postgres_wire(
+        tls={"certFile": "${PG_TLS_DIR}/server.crt", "keyFile": "${PG_TLS_DIR}/server.key"}
+    )
+    pg = load_config(raw).queryflux.frontends.postgres_wire
+    assert pg.tls == PgTlsConfig(cert_file=tls["certFile"], key_file=tls["keyFile"])
+
+
+def test_tls_file_problems(tmp_path: Path) -> None:
+    tls_files(tmp_path)
+    missing = tmp_path / "missing.crt"
+    raw = postgres_wire(tls={"certFile": str(missing), "keyFile": str(tmp_path)})
+    assert problems_of(raw) == [
+        f"{PG}.tls.certFile: cannot read {missing}: No such file or directory",
+        f"{PG}.tls.keyFile: cannot read {tmp_path}: Is a directory",
+    ]
+    raw = postgres_wire(tls={"certFile": str(tmp_path / "server.crt"), "keyFile": "nope.key"})
+    config_file = tmp_path / "qflux.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    assert problems_of(config_file) == [  # named by its resolved path
+        f"{PG}.tls.keyFile: cannot read {tmp_path / 'nope.key'}: No such file or directory"
+    ]
+    raw = postgres_wire(tls={"certFile": str(tmp_path / "server.crt"), "keyFile": 5})
+    assert problems_of(raw) == [
+        f"{PG}.tls.keyFile: expected a string, got 5; quote it to make it a string"
+    ]
+    raw = postgres_wire(tls={**tls_files(tmp_path), "caFile": "ca.pem"})
+    assert problems_of(raw) == [f"{PG}.tls: unknown key 'caFile'"]
+
+
+def test_tls_round_trips(tmp_path: Path) -> None:
+    tls_files(tmp_path)
+    config_file = tmp_path / "qflux.yaml"
+    raw = postgres_wire(
+        static_auth(),
+        enabled=True,
+        authMethod="cleartext",
+        tls={"certFile": "server.crt", "keyFile": "server.key"},
+    )
+    config_file.write_text(yaml.safe_dump(raw))
+    config = load_config(config_file)
+    data = config_to_dict(config)
+    assert data["queryflux"]["frontends"]["postgresWire"]["tls"] == {
+        "certFile": str(tmp_path / "server.crt"),
+        "keyFile": str(tmp_path / "server.key"),
+    }
+    assert load_config(data) == config
+    assert yaml.safe_load(yaml.safe_dump(data)) == data
 
 
 # --- environment variables ----------------------------------------------------------------

@@ -20,6 +20,7 @@ import trio
 from qflux import __version__
 from qflux.core import CancelReason, ErrorCode, FrontendProtocol, QueryError, Session
 from qflux.dispatch import Dispatcher
+from qflux.frontends.net import peer_address
 from qflux.frontends.trino_query import TrinoQuery, rejected
 from qflux.frontends.trino_statements import rewrite
 from qflux.protocols.trino_http import (
@@ -86,7 +87,7 @@ class TrinoHttpFrontend:
 
     async def _handle_connection(self, stream: trio.SocketStream) -> None:
         conn = TrinoHttpConnection(max_body_bytes=self.config.max_request_bytes)
-        peer = _peer(stream)
+        peer = peer_address(stream)
         try:
             while True:
                 event = conn.next_event()
@@ -276,14 +277,6 @@ def _base_uri(headers: Mapping[str, str]) -> str:
     proto = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
     host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
     return f"{proto}://{host.split(',')[0].strip()}"
-
-
-def _peer(stream: trio.SocketStream) -> str | None:
-    try:
-        host, port = stream.socket.getpeername()[:2]
-    except OSError:
-        return None
-    return f"{host}:{port}"
 
 
 async def _send_quietly(stream: trio.SocketStream, data: bytes) -> None:

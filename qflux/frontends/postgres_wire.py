@@ -1,0 +1,606 @@
+"""PostgreSQL wire frontend: sockets <-> the sans-IO machine <-> dispatch.
+
+One task per connection. A query runs inside that task (PostgreSQL clients wait for
+each answer), while a watcher keeps reading the socket into the machine: a client
+that pipelines its next messages is buffered, and one that hangs up cancels the
+running query at once. A CancelRequest on another connection, matched by process id
+and secret, cancels the running query of that session; a wrong key does nothing and
+says nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pyarrow as pa
+import sqlglot
+import structlog
+import trio
+from sqlglot import exp
+from sqlglot.tokens import Tokenizer, TokenType
+
+from qflux.core import (
+    CancelReason,
+    ErrorCode,
+    FrontendProtocol,
+    QueryError,
+    Session,
+    unwrap_group,
+)
+from qflux.dispatch import Dispatcher, QueryHandle
+from qflux.frontends.net import peer_address
+from qflux.frontends.pg_session import REPORTED, PgSessionState, command_tag
+from qflux.frontends.pg_types import PgEncoder, decode_parameter
+from qflux.protocols import pgwire as pg
+
+if TYPE_CHECKING:
+    from qflux.config import PostgresWireConfig
+
+log = structlog.get_logger("qflux.postgres")
+
+RECEIVE_BYTES = 65_536
+#: While a query runs, read ahead at most this much of the client's next messages.
+READ_AHEAD_BYTES = 1 << 20
+
+#: SQLSTATE for each protocol-neutral error class.
+SQLSTATES = {code: code.sqlstate for code in ErrorCode}
+
+_DDL = ("CREATE", "DROP", "ALTER", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY")
+
+
+@attrs.define
+class _Statement:
+    sql: str
+    param_types: tuple[int, ...]
+    param_count: int
+
+
+@attrs.define
+class _Portal:
+    sql: str
+    result_formats: tuple[int, ...]
+    result: Any = None  # an open result started by Describe, consumed by Execute
+
+
+@attrs.define(eq=False)
+class _Connection:
+    """One client connection's session."""
+
+    stream: trio.abc.Stream
+    conn: pg.PgServerConnection
+    process_id: int
+    secret: bytes
+    state: PgSessionState
+    user: str | None = None
+    database: str | None = None
+    peer: str | None = None
+    running: QueryHandle | None = None
+    statements: dict[str, _Statement] = attrs.field(factory=dict)
+    portals: dict[str, _Portal] = attrs.field(factory=dict)
+    skipping_to_sync: bool = False
+
+    async def send(self, *events: Any) -> None:
+        await self.stream.send_all(b"".join(self.conn.send(event) for event in events))
+
+    def session(self) -> Session:
+        return Session(
+            protocol=FrontendProtocol.POSTGRES_WIRE,
+            user=self.user,
+            database=self.database,
+            properties=dict(self.state.parameters),
+            client_address=self.peer,
+        )
+
+
+class PostgresWireFrontend:
+    def __init__(self, dispatcher: Dispatcher, config: PostgresWireConfig) -> None:
+        self.dispatcher = dispatcher
+        self.config = config
+        self.connections: dict[int, _Connection] = {}
+
+    async def serve(
+        self,
+        listeners: list[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await trio.serve_listeners(self._handle, listeners, task_status=task_status)
+
+    # -- connection life ---------------------------------------------------------
+
+    async def _handle(self, stream: trio.SocketStream) -> None:
+        conn = pg.PgServerConnection(max_message_bytes=self.config.max_message_bytes)
+        session: _Connection | None = None
+        try:
+            session = await self._startup(stream, conn)
+            if session is not None:
+                await self._serve(session)
+        except pg.RemoteProtocolError as exc:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(conn.send(pg.error(exc.sqlstate, exc.message, "FATAL")))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("postgres connection failed")
+        finally:
+            if session is not None:
+                self.connections.pop(session.process_id, None)
+                if session.running is not None:
+                    session.running.cancel(CancelReason.CLIENT_DISCONNECT)
+            with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await stream.aclose()
+
+    async def _next(self, stream: trio.abc.Stream, conn: pg.PgServerConnection) -> Any:
+        while True:
+            event = conn.next_event()
+            if event is not pg.NEED_DATA:
+                return event
+            conn.receive_data(await stream.receive_some(RECEIVE_BYTES))
+
+    async def _startup(
+        self, stream: trio.SocketStream, conn: pg.PgServerConnection
+    ) -> _Connection | None:
+        while True:
+            event = await self._next(stream, conn)
+            if isinstance(event, pg.SSLRequest):
+                await stream.send_all(conn.send(pg.SSLResponse(False)))
+            elif isinstance(event, pg.GSSENCRequest):
+                await stream.send_all(conn.send(pg.GSSENCResponse(False)))
+            elif isinstance(event, pg.CancelRequest):
+                self._cancel(event.process_id, event.secret_key)
+                return None
+            elif isinstance(event, pg.StartupMessage):
+                return await self._accept(stream, conn, event)
+            else:
+                return None
+
+    async def _accept(
+        self, stream: trio.SocketStream, conn: pg.PgServerConnection, startup: Any
+    ) -> _Connection:
+        params = dict(startup.parameters)
+        process_id = self._new_process_id()
+        state = PgSessionState(parameters=self._initial_parameters(params))
+        session = _Connection(
+            stream=stream,
+            conn=conn,
+            process_id=process_id,
+            secret=secrets.token_bytes(4),
+            state=state,
+            user=params.get("user"),
+            database=params.get("database") or params.get("user"),
+            peer=peer_address(stream),
+        )
+        events: list[Any] = []
+        negotiation = startup.negotiation()  # we speak 3.0 and no _pq_ options
+        if negotiation is not None:
+            events.append(negotiation)
+        events.append(pg.AuthenticationOk())
+        events += [pg.ParameterStatus(name, state.parameters[name]) for name in REPORTED]
+        events += [pg.BackendKeyData(process_id, session.secret), pg.ReadyForQuery("I")]
+        await session.send(*events)
+        self.connections[process_id] = session
+        return session
+
+    def _initial_parameters(self, startup: dict[str, str]) -> dict[str, str]:
+        return {
+            "application_name": startup.get("application_name", ""),
+            "client_encoding": "UTF8",
+            "DateStyle": "ISO, MDY",
+            "default_transaction_read_only": "off",
+            "in_hot_standby": "off",
+            "integer_datetimes": "on",
+            "IntervalStyle": "postgres",
+            "is_superuser": "on",
+            "server_encoding": "UTF8",
+            "server_version": self.config.server_version,
+            "session_authorization": startup.get("user", ""),
+            "standard_conforming_strings": "on",
+            "TimeZone": "UTC",
+        }
+
+    def _new_process_id(self) -> int:
+        while True:
+            process_id = secrets.randbelow(2**31 - 1) + 1
+            if process_id not in self.connections:
+                return process_id
+
+    def _cancel(self, process_id: int, secret: bytes) -> None:
+        session = self.connections.get(process_id)
+        if session is None or not hmac.compare_digest(session.secret, secret):
+            return  # reveals nothing
+        if session.running is not None:
+            session.running.cancel(CancelReason.CLIENT_CANCEL)
+
+    # -- messages ------------------------------------------------------------------
+
+    async def _serve(self, session: _Connection) -> None:
+        while True:
+            event = await self._next(session.stream, session.conn)
+            if isinstance(event, pg.Terminate | pg.ConnectionClosed):
+                return
+            if isinstance(event, pg.Query):
+                await self._simple_query(session, event.sql)
+                await session.send(pg.ReadyForQuery(session.state.status))
+            elif isinstance(event, pg.Sync):
+                session.skipping_to_sync = False
+                await self._close_unnamed_portal(session)
+                await session.send(pg.ReadyForQuery(session.state.status))
+            elif session.skipping_to_sync:
+                continue  # after an error in an extended-query batch: discard until Sync
+            elif isinstance(event, pg.Flush):
+                continue  # every reply is sent as soon as it is ready
+            else:
+                try:
+                    await self._extended(session, event)
+                except QueryError as exc:
+                    session.skipping_to_sync = True
+                    await self._report(session, exc)
+
+    async def _report(self, session: _Connection, error: QueryError) -> None:
+        if session.state.in_transaction:
+            session.state.failed_transaction = True
+        await session.send(pg.error(SQLSTATES[error.code], error.message))
+
+    # -- simple query --------------------------------------------------------------
+
+    async def _simple_query(self, session: _Connection, sql: str) -> None:
+        statements = split_statements(sql)
+        if not statements:
+            await session.send(pg.EmptyQueryResponse())
+            return
+        for statement in statements:
+            try:
+                await self._run(session, statement, formats=(), describe=True)
+            except QueryError as exc:
+                await self._report(session, exc)
+                return
+
+    async def _run(
+        self,
+        session: _Connection,
+        sql: str,
+        *,
+        formats: tuple[int, ...],
+        describe: bool,
+        result: Any = None,
+    ) -> None:
+        """Run one statement to completion, streaming its rows; raises QueryError."""
+        answer = session.state.answer(sql)
+        if answer is not None:
+            await self._send_local(session, answer, describe)
+            return
+        if session.state.failed_transaction:
+            raise QueryError(
+                ErrorCode.SEMANTIC_ERROR,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            )
+        if result is not None:
+            await self._stream(session, sql, result, formats, describe)
+            return
+        async with self._query(session, sql) as started:
+            await self._stream(session, sql, started, formats, describe)
+
+    @contextlib.asynccontextmanager
+    async def _query(self, session: _Connection, sql: str) -> AsyncIterator[Any]:
+        """Submit and run a query, watching the socket for a hang-up meanwhile."""
+        handle = self.dispatcher.submit(session.session(), sql)
+        session.running = handle
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_for_hangup, session, handle)
+
+                def queued(position: int) -> None:
+                    notice = pg.notice(
+                        "00000", f"query queued at position {position}; waiting for a slot"
+                    )
+                    nursery.start_soon(session.send, notice)
+
+                async with self.dispatcher.run(handle, on_queued=queued) as result:
+                    yield result
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the QueryError itself, not a group of one
+            raise unwrap_group(group) from None
+        finally:
+            session.running = None
+
+    async def _watch_for_hangup(self, session: _Connection, handle: QueryHandle) -> None:
+        while session.conn.buffered_bytes < READ_AHEAD_BYTES:
+            data = await session.stream.receive_some(RECEIVE_BYTES)
+            session.conn.receive_data(data)
+            if not data:
+                handle.cancel(CancelReason.CLIENT_DISCONNECT)
+                return
+        await trio.sleep_forever()
+
+    async def _stream(
+        self,
+        session: _Connection,
+        sql: str,
+        result: Any,
+        formats: tuple[int, ...],
+        describe: bool,
+    ) -> None:
+        schema: pa.Schema = result.schema
+        if _is_row_count(sql, schema):
+            count = 0
+            async for batch in result:
+                count += int(batch.column(0)[0].as_py()) if batch.num_rows else 0
+            await session.send(pg.CommandComplete(command_tag(sql, 0, count)))
+            return
+        try:
+            encoder = PgEncoder(schema, formats or 0, timezone=session.state.parameters["TimeZone"])
+        except ValueError as exc:  # an unknown TimeZone, a ragged nested array ...
+            raise QueryError(ErrorCode.INVALID_ARGUMENT, str(exc)) from exc
+        if describe and len(schema):
+            await session.send(pg.RowDescription(_fields(encoder)))
+        rows = 0
+        async for batch in result:
+            await session.stream.send_all(encoder.encode_data_rows(batch))
+            rows += batch.num_rows
+        await session.send(pg.CommandComplete(command_tag(sql, rows, None)))
+
+    async def _send_local(self, session: _Connection, answer: Any, describe: bool) -> None:
+        events: list[Any] = [
+            pg.ParameterStatus(name, session.state.parameters.get(name, ""))
+            for name in answer.changed
+        ]
+        if answer.show is not None:
+            name, value = answer.show
+            if describe:
+                events.append(pg.RowDescription((_text_field(name),)))
+            events += [pg.DataRow((value.encode(),)), pg.CommandComplete("SHOW")]
+        else:
+            events.append(pg.CommandComplete(answer.tag))
+        await session.send(*events)
+
+    # -- extended query ----------------------------------------------------------
+
+    async def _extended(self, session: _Connection, event: Any) -> None:
+        if isinstance(event, pg.Parse):
+            await self._parse(session, event)
+        elif isinstance(event, pg.Bind):
+            await self._bind(session, event)
+        elif isinstance(event, pg.Describe):
+            await self._describe(session, event)
+        elif isinstance(event, pg.Execute):
+            await self._execute(session, event)
+        elif isinstance(event, pg.Close):
+            target = session.statements if event.kind == "S" else session.portals
+            target.pop(event.name, None)
+            await session.send(pg.CloseComplete())
+        else:
+            raise QueryError(ErrorCode.NOT_SUPPORTED, f"unsupported message {type(event).__name__}")
+
+    async def _parse(self, session: _Connection, event: Any) -> None:
+        if event.name and event.name in session.statements:
+            raise QueryError(
+                ErrorCode.SEMANTIC_ERROR, f'prepared statement "{event.name}" already exists'
+            )
+        if len(session.statements) >= self.config.max_statements and event.name:
+            raise QueryError(
+                ErrorCode.QUEUE_FULL,
+                f"too many prepared statements (max {self.config.max_statements})",
+            )
+        count = parameter_count(event.sql)
+        inferred = parameter_types(event.sql)
+        declared = tuple(event.param_types)
+        types = tuple(
+            declared[i] if i < len(declared) and declared[i] else inferred.get(i + 1, 0)
+            for i in range(count)
+        )
+        session.statements[event.name] = _Statement(event.sql, types, count)
+        await session.send(pg.ParseComplete())
+
+    async def _bind(self, session: _Connection, event: Any) -> None:
+        statement = session.statements.get(event.statement)
+        if statement is None:
+            raise QueryError(
+                ErrorCode.NOT_FOUND, f'prepared statement "{event.statement}" does not exist'
+            )
+        if len(event.params) != statement.param_count:
+            raise QueryError(
+                ErrorCode.SEMANTIC_ERROR,
+                f"bind message supplies {len(event.params)} parameters, but prepared statement "
+                f'"{event.statement}" requires {statement.param_count}',
+            )
+        if event.portal and len(session.portals) >= self.config.max_portals:
+            raise QueryError(
+                ErrorCode.QUEUE_FULL, f"too many portals (max {self.config.max_portals})"
+            )
+        formats = _formats(event.param_formats, len(event.params))
+        values = []
+        for index, (raw, fmt) in enumerate(zip(event.params, formats, strict=True)):
+            try:
+                values.append(decode_parameter(statement.param_types[index], fmt, raw))
+            except ValueError as exc:
+                raise QueryError(
+                    ErrorCode.INVALID_ARGUMENT, f"invalid value for parameter ${index + 1}: {exc}"
+                ) from exc
+        sql = bind_parameters(statement.sql, values)
+        await self._close_portal(session, event.portal)
+        session.portals[event.portal] = _Portal(sql, tuple(event.result_formats))
+        await session.send(pg.BindComplete())
+
+    async def _describe(self, session: _Connection, event: Any) -> None:
+        if event.kind == "S":
+            statement = session.statements.get(event.name)
+            if statement is None:
+                raise QueryError(
+                    ErrorCode.NOT_FOUND, f'prepared statement "{event.name}" does not exist'
+                )
+            types = [oid or TEXT_OID for oid in statement.param_types]
+            probe = bind_parameters(statement.sql, [exp.Null()] * statement.param_count)
+            fields = await self._result_fields(session, probe, ())
+            description = pg.RowDescription(fields) if fields else pg.NoData()
+            await session.send(pg.ParameterDescription(tuple(types)), description)
+            return
+        portal = session.portals.get(event.name)
+        if portal is None:
+            raise QueryError(ErrorCode.NOT_FOUND, f'portal "{event.name}" does not exist')
+        fields = await self._result_fields(session, portal.sql, portal.result_formats)
+        await session.send(pg.RowDescription(fields) if fields else pg.NoData())
+
+    async def _result_fields(
+        self, session: _Connection, sql: str, formats: tuple[int, ...]
+    ) -> tuple[Any, ...]:
+        """The columns `sql` would return, found by running it with no rows wanted."""
+        if not _returns_rows(sql):
+            return ()
+        async with self._query(session, f"SELECT * FROM ({_strip(sql)}) AS q LIMIT 0") as result:
+            schema = result.schema
+            async for _ in result:
+                pass
+        if _is_row_count(sql, schema):
+            return ()
+        return _fields(PgEncoder(schema, formats or 0))
+
+    async def _execute(self, session: _Connection, event: Any) -> None:
+        portal = session.portals.get(event.portal)
+        if portal is None:
+            raise QueryError(ErrorCode.NOT_FOUND, f'portal "{event.portal}" does not exist')
+        if not portal.sql.strip():
+            await session.send(pg.EmptyQueryResponse())
+            return
+        await self._run(session, portal.sql, formats=portal.result_formats, describe=False)
+
+    async def _close_portal(self, session: _Connection, name: str) -> None:
+        session.portals.pop(name, None)
+
+    async def _close_unnamed_portal(self, session: _Connection) -> None:
+        await self._close_portal(session, "")
+
+
+# -- SQL helpers ---------------------------------------------------------------------
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a simple-query string at top-level semicolons, keeping each statement's text."""
+    try:
+        tokens = Tokenizer().tokenize(sql)
+    except Exception:  # the engine will report what is wrong with it
+        return [sql] if sql.strip() else []
+    parts, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            parts.append(sql[start : token.start])
+            start = token.end + 1
+    parts.append(sql[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+def parameter_count(sql: str) -> int:
+    """The highest `$n` in the statement (PostgreSQL numbers its parameters)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except Exception:
+        return 0
+    numbers = [_number(node) for node in tree.find_all(exp.Parameter)]
+    return max((n for n in numbers if n is not None), default=0)
+
+
+def _number(node: exp.Expression) -> int | None:
+    """n for a `$n` parameter node, else None."""
+    literal = node.this if isinstance(node, exp.Parameter) else None
+    if isinstance(literal, exp.Literal) and not literal.is_string and literal.this.isdigit():
+        return int(literal.this)
+    return None
+
+
+TEXT_OID = 25
+_CAST_OIDS = {
+    exp.DataType.Type.BOOLEAN: 16,
+    exp.DataType.Type.SMALLINT: 21,
+    exp.DataType.Type.INT: 23,
+    exp.DataType.Type.BIGINT: 20,
+    exp.DataType.Type.FLOAT: 700,
+    exp.DataType.Type.DOUBLE: 701,
+    exp.DataType.Type.DECIMAL: 1700,
+    exp.DataType.Type.TEXT: 25,
+    exp.DataType.Type.VARCHAR: 1043,
+    exp.DataType.Type.DATE: 1082,
+    exp.DataType.Type.TIMESTAMP: 1114,
+    exp.DataType.Type.TIMESTAMPTZ: 1184,
+    exp.DataType.Type.UUID: 2950,
+    exp.DataType.Type.JSON: 114,
+    exp.DataType.Type.VARBINARY: 17,
+}
+
+
+def parameter_types(sql: str) -> dict[int, int]:
+    """Type oids for parameters the statement casts (`$1::bigint`); others stay text.
+
+    PostgreSQL infers a parameter's type from its context; without the engine's column
+    types the proxy can only read explicit casts, which is what typed clients (asyncpg)
+    need for Describe.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except Exception:
+        return {}
+    types: dict[int, int] = {}
+    for cast in tree.find_all(exp.Cast):
+        target = cast.to.this if isinstance(cast.to, exp.DataType) else None
+        number = _number(cast.this)
+        if target in _CAST_OIDS and number is not None:
+            types.setdefault(number, _CAST_OIDS[target])
+    return types
+
+
+def bind_parameters(sql: str, values: list[exp.Expression]) -> str:
+    """Put parameter values into the statement's tree in place of `$n`, never as text."""
+    if not values:
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(ErrorCode.SYNTAX_ERROR, str(exc)) from exc
+    for node in list(tree.find_all(exp.Parameter)):
+        number = _number(node)
+        if number is not None:
+            node.replace(values[number - 1].copy())
+    return tree.sql(dialect="postgres")
+
+
+def _strip(sql: str) -> str:
+    return sql.strip().rstrip(";")
+
+
+def _returns_rows(sql: str) -> bool:
+    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return word in ("SELECT", "WITH", "VALUES", "TABLE", "FROM", "(")
+
+
+def _is_row_count(sql: str, schema: pa.Schema) -> bool:
+    """DuckDB answers DML and DDL with one `Count` column: that is a tag, not rows."""
+    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return word in _DDL and (len(schema) == 0 or schema.names == ["Count"])
+
+
+def _formats(codes: tuple[int, ...], count: int) -> list[int]:
+    if not codes:
+        return [0] * count
+    if len(codes) == 1:
+        return [codes[0]] * count
+    return list(codes)
+
+
+def _fields(encoder: PgEncoder) -> tuple[Any, ...]:
+    return tuple(
+        pg.Field(
+            name=f.name,
+            type_oid=f.type_oid,
+            type_size=f.type_size,
+            type_modifier=f.type_modifier,
+            format=f.format,
+        )
+        for f in encoder.fields
+    )
+
+
+def _text_field(name: str) -> Any:
+    return pg.Field(name=name, type_oid=25, type_size=-1, type_modifier=-1, format=0)

@@ -1,0 +1,181 @@
+"""The PostgreSQL wire frontend driven by real clients: psql, psycopg 3 and asyncpg."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import os
+import socket
+import subprocess
+import threading
+import uuid
+
+import asyncpg
+import psycopg
+import pytest
+
+from .conftest import duckdb_config, group_load, wait_until
+
+LONG_QUERY = "SELECT sum(i) FROM range(10000000000) t(i)"
+
+
+def pg_config(**group) -> dict:
+    config = duckdb_config(**group)
+    config["queryflux"] = {"frontends": {"postgresWire": {"enabled": True}}}
+    return config
+
+
+@pytest.fixture(scope="module")
+def pg_proxy():
+    from qflux.testing import serve_in_thread, with_ephemeral_ports
+
+    with serve_in_thread(with_ephemeral_ports(pg_config())) as proxy:
+        yield proxy
+
+
+def dsn(proxy) -> str:
+    return f"host=127.0.0.1 port={proxy.port('postgresWire')} user=tester dbname=memory"
+
+
+def test_psycopg_simple_and_typed_results(pg_proxy):
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT 42 AS answer, 'héllo' AS s, 1.5::double precision AS f, true AS b,"
+            " 12.34::numeric(10,2) AS n, DATE '2024-02-29' AS d,"
+            " TIMESTAMP '2024-01-02 03:04:05.5' AS ts, NULL::int AS nothing,"
+            " '3f1c6c3e-7a38-4a42-9e6b-6c0f9c0c6b1e'::uuid AS u, ARRAY[1, 2] AS a"
+        ).fetchone()
+        assert row == (
+            42, "héllo", 1.5, True, decimal.Decimal("12.34"), dt.date(2024, 2, 29),
+            dt.datetime(2024, 1, 2, 3, 4, 5, 500000), None,
+            uuid.UUID("3f1c6c3e-7a38-4a42-9e6b-6c0f9c0c6b1e"), [1, 2],
+        )  # fmt: skip
+        cur = conn.execute("SELECT 1 AS one; SELECT 2 AS two")
+        assert cur.fetchall() == [(1,)]
+        assert cur.nextset() and cur.fetchall() == [(2,)]
+
+
+def test_psycopg_parameters_binary_and_prepared(pg_proxy):
+    with psycopg.connect(dsn(pg_proxy), autocommit=True, prepare_threshold=0) as conn:
+        for _ in range(3):  # server-side prepared from the first execution
+            row = conn.execute(
+                "SELECT %s + 1 AS n, %s AS s, %s AS d", (41, "it's", dt.date(2024, 1, 1))
+            ).fetchone()
+            assert row == (42, "it's", dt.date(2024, 1, 1))
+        cur = conn.cursor(binary=True)
+        cur.execute("SELECT %s::bigint * 2, %s", (21, None))
+        assert cur.fetchone() == (42, None)
+        cur.execute("SELECT i FROM range(5) t(i) WHERE i >= %s", (3,))
+        assert cur.fetchall() == [(3,), (4,)]
+
+
+def test_session_commands_are_answered_locally(pg_proxy):
+    with psycopg.connect(dsn(pg_proxy)) as conn:  # psycopg opens a transaction block
+        conn.execute("SET application_name = 'reports'")
+        assert conn.execute("SHOW application_name").fetchone() == ("reports",)
+        assert conn.info.parameter_status("application_name") == "reports"
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        conn.rollback()
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with conn.transaction():
+            conn.execute("SELECT 1")
+        conn.execute("DISCARD ALL")
+
+
+def test_errors_carry_real_sqlstates_and_the_connection_survives(pg_proxy):
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.SyntaxError) as syntax:
+            conn.execute("SELEC 1")
+        assert 'syntax error at or near "SELEC"' in str(syntax.value)
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("SELECT * FROM no_such_table")
+        with pytest.raises(psycopg.Error):
+            conn.execute("SELECT %s::int", ("x",))
+        assert conn.execute("SELECT 'still here'").fetchone() == ("still here",)
+
+
+def test_cancel_stops_the_query_at_the_engine(pg_proxy):
+    engine = pg_proxy.server.clusters["duck"].engine
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        errors: list[Exception] = []
+
+        def run() -> None:
+            try:
+                conn.execute(LONG_QUERY)
+            except psycopg.Error as exc:
+                errors.append(exc)
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 1)
+        conn.cancel_safe()
+        runner.join(5)
+        assert errors and isinstance(errors[0], psycopg.errors.QueryCanceled)
+        wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 0, timeout=2)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    record = pg_proxy.server.dispatcher.history.recent(2)[1]
+    assert record.cancel_reason == "client_cancel"
+
+
+def test_wrong_cancel_key_does_nothing(pg_proxy):
+    port = pg_proxy.port("postgresWire")
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        pid = conn.info.backend_pid
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall((16).to_bytes(4, "big") + (80877102).to_bytes(4, "big")
+                         + pid.to_bytes(4, "big") + b"\x00\x00\x00\x00")  # fmt: skip
+            assert sock.recv(100) == b""  # closed without an answer
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
+def test_disconnect_mid_query_frees_the_slot(pg_proxy):
+    engine = pg_proxy.server.clusters["duck"].engine
+    conn = psycopg.connect(dsn(pg_proxy), autocommit=True)
+    runner = threading.Thread(target=lambda: _swallow(conn.execute, LONG_QUERY))
+    runner.start()
+    wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 1)
+    with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+        sock.shutdown(socket.SHUT_RDWR)  # the client's host drops the connection
+    wait_until(lambda: group_load(pg_proxy) == (0, 0), timeout=3)
+    wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 0, timeout=2)
+    runner.join(5)
+    conn.close()
+    record = pg_proxy.server.dispatcher.history.recent(1)[0]
+    assert record.cancel_reason == "client_disconnect"
+
+
+def _swallow(fn, *args):
+    """Run a call whose failure is the point (the connection is about to drop)."""
+    with contextlib.suppress(Exception):
+        fn(*args)
+
+
+def test_psql_runs_a_command(pg_proxy):
+    out = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(pg_proxy.port("postgresWire")),
+         "-U", "tester", "-d", "memory", "-c", "SELECT 6 * 7 AS answer, 'ok' AS status"],
+        capture_output=True, text=True, timeout=30, env={"PGCONNECT_TIMEOUT": "10"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "42|ok"
+
+
+def test_asyncpg_extended_protocol_and_binary(pg_proxy):
+    async def main() -> None:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=pg_proxy.port("postgresWire"), user="tester", database="memory"
+        )
+        try:
+            rows = await conn.fetch(
+                "SELECT i, i::varchar AS s FROM range(3) t(i) WHERE i < $1::bigint", 5
+            )
+            assert [tuple(r) for r in rows] == [(0, "0"), (1, "1"), (2, "2")]
+            value = await conn.fetchval("SELECT $1::date + 1", dt.date(2024, 2, 28))
+            assert value == dt.date(2024, 2, 29)
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    asyncio.run(main())
