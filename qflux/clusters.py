@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("qflux.clusters")
 
+#: Told (group name, position in its queue) when a query has to wait for a slot.
+OnQueued = Callable[[str, int], None]
+
 
 @attrs.define(eq=False)
 class Cluster:
@@ -125,7 +128,7 @@ class ClusterGroup:
         }
 
     @asynccontextmanager
-    async def admit(self, on_queued: Callable[[int], None] | None = None) -> AsyncIterator[Cluster]:
+    async def admit(self, on_queued: OnQueued | None = None) -> AsyncIterator[Cluster]:
         """Hold a slot (waiting in FIFO order if full) for the block's duration."""
         cluster = await self.acquire(on_queued)
         try:
@@ -133,7 +136,7 @@ class ClusterGroup:
         finally:
             self.release(cluster)
 
-    async def acquire(self, on_queued: Callable[[int], None] | None = None) -> Cluster:
+    async def acquire(self, on_queued: OnQueued | None = None) -> Cluster:
         """Take a slot and a cluster, queueing if the group or its clusters are full.
 
         Raises QueryError at once when the queue is full or no member is healthy,
@@ -157,11 +160,11 @@ class ClusterGroup:
             raise QueryError(ErrorCode.QUEUE_FULL, f"{message}; retry later")
         return await self._wait(on_queued)
 
-    async def _wait(self, on_queued: Callable[[int], None] | None) -> Cluster:
+    async def _wait(self, on_queued: OnQueued | None) -> Cluster:
         waiter = _Waiter()
         self._queue.append(waiter)
         if on_queued is not None:
-            on_queued(len(self._queue))
+            on_queued(self.name, len(self._queue))
         timeout = self.config.queue_timeout_secs
         spill_after = self.config.overflow_after_secs if self.overflow is not None else None
         limit = min(math.inf if timeout is None else timeout, spill_after or math.inf)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import attrs
@@ -21,7 +21,7 @@ import pyarrow as pa
 import structlog
 import trio
 
-from qflux.clusters import Cluster, ClusterGroup, Spill
+from qflux.clusters import Cluster, ClusterGroup, OnQueued, Spill
 from qflux.core import (
     CancelReason,
     ErrorCode,
@@ -100,7 +100,7 @@ class Dispatcher:
 
     @asynccontextmanager
     async def run(
-        self, handle: QueryHandle, on_queued: Callable[[int], None] | None = None
+        self, handle: QueryHandle, on_queued: OnQueued | None = None
     ) -> AsyncIterator[Result]:
         """Run a submitted query; yield its Result for the frontend to stream.
 
@@ -142,7 +142,7 @@ class Dispatcher:
             self._finish(handle, started, admitted_at, error)
 
     async def _place(
-        self, handle: QueryHandle, on_queued: Callable[[int], None] | None
+        self, handle: QueryHandle, on_queued: OnQueued | None
     ) -> tuple[ClusterGroup, Cluster]:
         """Route, then hold a slot in the group (following overflow groups) and a cluster."""
         record = handle.record

@@ -97,7 +97,7 @@ class Server:
             frontends.trino_http,
             external_address=config.queryflux.external_address,
         )
-        self.postgres = PostgresWireFrontend(self.dispatcher, frontends.postgres_wire)
+        self.postgres = PostgresWireFrontend(self.dispatcher, frontends.postgres_wire, config.auth)
         #: Enabled frontends by config name, with the config section each listens by.
         self.frontends: dict[str, tuple[Any, Any]] = {
             name: (frontend, section)

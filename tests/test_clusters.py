@@ -58,17 +58,17 @@ async def test_cap_holds_and_admission_is_fifo_under_hundreds_of_submitters(cap)
 async def test_cancelled_waiter_leaves_the_queue_at_once():
     g = group([cluster("a")], running=1)
     async with g.admit(), trio.open_nursery() as nursery:
-        positions: list[int] = []
+        positions: list[tuple[str, int]] = []
         scope = trio.CancelScope()
 
         async def wait() -> None:
             with scope:
-                async with g.admit(positions.append):
+                async with g.admit(lambda group, position: positions.append((group, position))):
                     pass
 
         nursery.start_soon(wait)
         await trio.sleep(0.01)
-        assert g.queued == 1 and positions == [1]
+        assert g.queued == 1 and positions == [("g", 1)]
         scope.cancel()
         await trio.testing.wait_all_tasks_blocked()
         assert g.queued == 0

@@ -179,3 +179,81 @@ def test_asyncpg_extended_protocol_and_binary(pg_proxy):
     import asyncio
 
     asyncio.run(main())
+
+
+def auth_config(method: str | None, tmp_path=None, **wire) -> dict:
+    config = pg_config()
+    config["auth"] = {"provider": "static", "users": {"alice": {"password": "s3cret"}}}
+    postgres = {"enabled": True, **wire}
+    if method is not None:
+        postgres["authMethod"] = method
+    config["queryflux"]["frontends"]["postgresWire"] = postgres
+    return config
+
+
+@pytest.mark.parametrize("method", [None, "md5", "scram-sha-256"])
+def test_password_authentication(make_proxy, method):
+    with make_proxy(auth_config(method)) as proxy:
+        port = proxy.port("postgresWire")
+        good = f"host=127.0.0.1 port={port} user=alice password=s3cret dbname=memory"
+        with psycopg.connect(good, autocommit=True) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+
+        async def with_asyncpg() -> int:  # its own SCRAM and md5, not libpq's
+            conn = await asyncpg.connect(
+                host="127.0.0.1", port=port, user="alice", password="s3cret", database="memory"
+            )
+            try:
+                return await conn.fetchval("SELECT 7")
+            finally:
+                await conn.close()
+
+        import asyncio
+
+        assert asyncio.run(with_asyncpg()) == 7
+        for user, password in (("alice", "wrong"), ("mallory", "s3cret")):
+            with pytest.raises(psycopg.OperationalError) as failure:
+                psycopg.connect(f"host=127.0.0.1 port={port} user={user} password={password}")
+            assert f'password authentication failed for user "{user}"' in str(failure.value)
+
+
+def test_tls_with_cleartext_passwords(make_proxy, tmp_path):
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.crt"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    tls = {"certFile": str(tmp_path / "server.crt"), "keyFile": str(tmp_path / "server.key")}
+    with make_proxy(auth_config("cleartext", tls=tls)) as proxy:
+        port = proxy.port("postgresWire")
+        base = f"host=127.0.0.1 port={port} user=alice password=s3cret dbname=memory"
+        secure = f"{base} sslmode=verify-full sslrootcert={tmp_path / 'ca.pem'}"
+        with psycopg.connect(secure, autocommit=True) as conn:
+            assert conn.info.pgconn.ssl_in_use
+            assert conn.execute("SELECT 'over tls'").fetchone() == ("over tls",)
+        with pytest.raises(psycopg.OperationalError) as refused:
+            psycopg.connect(f"{base} sslmode=disable")
+        assert "cleartext passwords need a TLS connection" in str(refused.value)
+
+
+def test_a_queued_query_gets_a_notice_then_runs(make_proxy):
+    with make_proxy(pg_config(maxRunningQueries=1)) as proxy:
+        engine = proxy.server.clusters["duck"].engine
+        blocker = psycopg.connect(dsn(proxy), autocommit=True)
+        runner = threading.Thread(target=lambda: _swallow(blocker.execute, LONG_QUERY))
+        runner.start()
+        wait_until(lambda: proxy.call(lambda: engine.active_calls) == 1)
+        notices: list[str] = []
+        with psycopg.connect(dsn(proxy), autocommit=True) as conn:
+            conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+            waiter = threading.Thread(target=lambda: conn.execute("SELECT 5").fetchone())
+            waiter.start()
+            wait_until(lambda: group_load(proxy) == (1, 1))
+            blocker.cancel_safe()
+            waiter.join(10)
+            assert not waiter.is_alive()
+        runner.join(5)
+        blocker.close()
+        assert notices == ["query waits in cluster group 'g' at queue position 1"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import secrets
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,13 @@ from qflux.core import (
 )
 from qflux.dispatch import Dispatcher, QueryHandle
 from qflux.frontends.net import peer_address
+from qflux.frontends.pg_auth import Authenticator, AuthFailed
 from qflux.frontends.pg_session import REPORTED, PgSessionState, command_tag
 from qflux.frontends.pg_types import PgEncoder, decode_parameter
 from qflux.protocols import pgwire as pg
 
 if TYPE_CHECKING:
-    from qflux.config import PostgresWireConfig
+    from qflux.config import AuthConfig, PostgresWireConfig
 
 log = structlog.get_logger("qflux.postgres")
 
@@ -98,10 +100,19 @@ class _Connection:
 
 
 class PostgresWireFrontend:
-    def __init__(self, dispatcher: Dispatcher, config: PostgresWireConfig) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, config: PostgresWireConfig, auth: AuthConfig
+    ) -> None:
         self.dispatcher = dispatcher
         self.config = config
         self.connections: dict[int, _Connection] = {}
+        self._tls = _tls_context(config) if config.tls is not None else None
+        self._auth_required = auth.required
+        method = config.auth_method or ("scram-sha-256" if auth.provider == "static" else "trust")
+        if config.enabled:  # SCRAM verifiers are derived up front: slow by design
+            self.authenticator = Authenticator(
+                method, {name: user.password for name, user in auth.users.items()}
+            )
 
     async def serve(
         self,
@@ -145,23 +156,29 @@ class PostgresWireFrontend:
     async def _startup(
         self, stream: trio.SocketStream, conn: pg.PgServerConnection
     ) -> _Connection | None:
+        tls: trio.SSLStream[trio.SocketStream] | None = None
         while True:
-            event = await self._next(stream, conn)
+            event = await self._next(tls or stream, conn)
             if isinstance(event, pg.SSLRequest):
-                await stream.send_all(conn.send(pg.SSLResponse(False)))
+                accept = self._tls is not None and tls is None
+                await stream.send_all(conn.send(pg.SSLResponse(accept)))
+                if accept:
+                    assert self._tls is not None
+                    tls = trio.SSLStream(stream, self._tls, server_side=True)
+                    await tls.do_handshake()
             elif isinstance(event, pg.GSSENCRequest):
                 await stream.send_all(conn.send(pg.GSSENCResponse(False)))
             elif isinstance(event, pg.CancelRequest):
                 self._cancel(event.process_id, event.secret_key)
                 return None
             elif isinstance(event, pg.StartupMessage):
-                return await self._accept(stream, conn, event)
+                return await self._accept(tls or stream, conn, event, encrypted=tls is not None)
             else:
                 return None
 
     async def _accept(
-        self, stream: trio.SocketStream, conn: pg.PgServerConnection, startup: Any
-    ) -> _Connection:
+        self, stream: trio.abc.Stream, conn: pg.PgServerConnection, startup: Any, *, encrypted: bool
+    ) -> _Connection | None:
         params = dict(startup.parameters)
         process_id = self._new_process_id()
         state = PgSessionState(parameters=self._initial_parameters(params))
@@ -173,18 +190,45 @@ class PostgresWireFrontend:
             state=state,
             user=params.get("user"),
             database=params.get("database") or params.get("user"),
-            peer=peer_address(stream),
+            peer=peer_address(stream) if isinstance(stream, trio.SocketStream) else None,
         )
-        events: list[Any] = []
         negotiation = startup.negotiation()  # we speak 3.0 and no _pq_ options
         if negotiation is not None:
-            events.append(negotiation)
-        events.append(pg.AuthenticationOk())
+            await session.send(negotiation)
+        if not await self._authenticate(session, encrypted=encrypted):
+            return None
+        events: list[Any] = [pg.AuthenticationOk()]
         events += [pg.ParameterStatus(name, state.parameters[name]) for name in REPORTED]
         events += [pg.BackendKeyData(process_id, session.secret), pg.ReadyForQuery("I")]
         await session.send(*events)
         self.connections[process_id] = session
         return session
+
+    async def _authenticate(self, session: _Connection, *, encrypted: bool) -> bool:
+        """Run the configured exchange; on failure send a FATAL error and say so."""
+        method = self.authenticator.method
+        refusal = None
+        if self._auth_required and not session.user:
+            refusal = pg.error("28000", "a user name is required", "FATAL")
+        elif (
+            method == "cleartext" and not encrypted and not self.config.allow_cleartext_without_tls
+        ):
+            refusal = pg.error("28000", "cleartext passwords need a TLS connection", "FATAL")
+        if refusal is not None:
+            await session.send(refusal)
+            return False
+
+        async def exchange(request: Any) -> Any:
+            await session.send(request)
+            return await self._next(session.stream, session.conn)
+
+        try:
+            await self.authenticator.authenticate(session.user, exchange, session.send)
+        except AuthFailed as exc:
+            log.warning("authentication failed", user=session.user, peer=session.peer)
+            await session.send(pg.error("28P01", str(exc), "FATAL"))
+            return False
+        return True
 
     def _initial_parameters(self, startup: dict[str, str]) -> dict[str, str]:
         return {
@@ -294,9 +338,10 @@ class PostgresWireFrontend:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_for_hangup, session, handle)
 
-                def queued(position: int) -> None:
+                def queued(group: str, position: int) -> None:
                     notice = pg.notice(
-                        "00000", f"query queued at position {position}; waiting for a slot"
+                        "00000",
+                        f"query waits in cluster group '{group}' at queue position {position}",
                     )
                     nursery.start_soon(session.send, notice)
 
@@ -473,6 +518,13 @@ class PostgresWireFrontend:
 
     async def _close_unnamed_portal(self, session: _Connection) -> None:
         await self._close_portal(session, "")
+
+
+def _tls_context(config: PostgresWireConfig) -> ssl.SSLContext:
+    assert config.tls is not None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls.cert_file, config.tls.key_file)
+    return context
 
 
 # -- SQL helpers ---------------------------------------------------------------------
