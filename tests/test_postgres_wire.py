@@ -257,3 +257,42 @@ def test_a_queued_query_gets_a_notice_then_runs(make_proxy):
         runner.join(5)
         blocker.close()
         assert notices == ["query waits in cluster group 'g' at queue position 1"]
+
+
+def test_garbage_gets_an_error_response_and_other_sessions_carry_on(pg_proxy):
+    port = pg_proxy.port("postgresWire")
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as healthy:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"\x00\x00\x00\x08garbage!" + b"\xff" * 64)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+        assert reply[:1] == b"E" and b"unsupported frontend protocol" in reply  # then closed
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # a huge length prefix
+            sock.sendall((2**31 - 1).to_bytes(4, "big") + (196608).to_bytes(4, "big"))
+            assert sock.recv(4096)[:1] == b"E"
+        assert healthy.execute("SELECT 'fine'").fetchone() == ("fine",)
+
+
+def test_cursor_fetches_in_pieces_with_portal_suspended(pg_proxy):
+    async def main() -> None:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=pg_proxy.port("postgresWire"), user="t", database="memory"
+        )
+        try:
+            async with conn.transaction():
+                cursor = await conn.cursor("SELECT i FROM range(200000) t(i) ORDER BY i")
+                first = await cursor.fetch(3)
+                second = await cursor.fetch(100000)
+                rest = await cursor.fetch(200000)
+            assert [r["i"] for r in first] == [0, 1, 2]
+            assert [r["i"] for r in second] == list(range(3, 100003))
+            assert [r["i"] for r in rest] == list(range(100003, 200000))
+            assert await conn.fetchrow("SELECT 1 AS one") == (1,)
+            assert await conn.fetchval("SELECT i FROM range(5) t(i) ORDER BY i") == 0
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    asyncio.run(main())

@@ -66,7 +66,18 @@ class _Statement:
 class _Portal:
     sql: str
     result_formats: tuple[int, ...]
-    result: Any = None  # an open result started by Describe, consumed by Execute
+    cursor: _Cursor | None = None  # set once an Execute with a row limit started it
+
+
+@attrs.define(eq=False)
+class _Cursor:
+    """A portal read in pieces: its query runs in a task, one batch ahead of the client."""
+
+    handle: QueryHandle
+    receive: trio.MemoryReceiveChannel[pa.RecordBatch]
+    encoder: PgEncoder | None = None
+    pending: pa.RecordBatch | None = None
+    error: QueryError | None = None
 
 
 @attrs.define(eq=False)
@@ -82,6 +93,7 @@ class _Connection:
     database: str | None = None
     peer: str | None = None
     running: QueryHandle | None = None
+    nursery: trio.Nursery | None = None  # holds the tasks of suspended portals
     statements: dict[str, _Statement] = attrs.field(factory=dict)
     portals: dict[str, _Portal] = attrs.field(factory=dict)
     skipping_to_sync: bool = False
@@ -263,6 +275,16 @@ class PostgresWireFrontend:
     # -- messages ------------------------------------------------------------------
 
     async def _serve(self, session: _Connection) -> None:
+        async with trio.open_nursery() as nursery:
+            session.nursery = nursery
+            try:
+                await self._messages(session)
+            finally:
+                for portal in session.portals.values():
+                    if portal.cursor is not None:
+                        portal.cursor.handle.cancel(CancelReason.CLIENT_DISCONNECT)
+
+    async def _messages(self, session: _Connection) -> None:
         while True:
             event = await self._next(session.stream, session.conn)
             if isinstance(event, pg.Terminate | pg.ConnectionClosed):
@@ -311,11 +333,13 @@ class PostgresWireFrontend:
         *,
         formats: tuple[int, ...],
         describe: bool,
-        result: Any = None,
     ) -> None:
         """Run one statement to completion, streaming its rows; raises QueryError."""
         answer = session.state.answer(sql)
         if answer is not None:
+            if answer.tag in ("COMMIT", "ROLLBACK"):  # a transaction's portals end with it
+                for name in [n for n, p in session.portals.items() if p.cursor is not None]:
+                    await self._close_portal(session, name)
             await self._send_local(session, answer, describe)
             return
         if session.state.failed_transaction:
@@ -323,11 +347,8 @@ class PostgresWireFrontend:
                 ErrorCode.SEMANTIC_ERROR,
                 "current transaction is aborted, commands ignored until end of transaction block",
             )
-        if result is not None:
+        async with self._query(session, sql) as result:
             await self._stream(session, sql, result, formats, describe)
-            return
-        async with self._query(session, sql) as started:
-            await self._stream(session, sql, started, formats, describe)
 
     @contextlib.asynccontextmanager
     async def _query(self, session: _Connection, sql: str) -> AsyncIterator[Any]:
@@ -511,10 +532,71 @@ class PostgresWireFrontend:
         if not portal.sql.strip():
             await session.send(pg.EmptyQueryResponse())
             return
+        if portal.cursor is not None or (event.max_rows > 0 and _returns_rows(portal.sql)):
+            await self._fetch(session, portal, event.max_rows)
+            return
         await self._run(session, portal.sql, formats=portal.result_formats, describe=False)
 
+    async def _fetch(self, session: _Connection, portal: _Portal, max_rows: int) -> None:
+        """Send up to `max_rows` (0: all) more rows of a portal; PortalSuspended if more remain."""
+        if portal.cursor is None:
+            portal.cursor = await self._open_cursor(session, portal)
+        cursor = portal.cursor
+        if cursor.error is not None:
+            raise cursor.error
+        session.running = cursor.handle
+        sent = 0
+        try:
+            while max_rows == 0 or sent < max_rows:
+                if cursor.pending is None:
+                    try:
+                        cursor.pending = await cursor.receive.receive()
+                    except trio.EndOfChannel:
+                        if cursor.error is not None:
+                            raise cursor.error from None
+                        await session.send(pg.CommandComplete(f"SELECT {sent}"))
+                        return
+                batch = cursor.pending
+                take = batch.num_rows if max_rows == 0 else min(batch.num_rows, max_rows - sent)
+                cursor.pending = batch.slice(take) if take < batch.num_rows else None
+                assert cursor.encoder is not None
+                await session.stream.send_all(cursor.encoder.encode_data_rows(batch.slice(0, take)))
+                sent += take
+            await session.send(pg.PortalSuspended())
+        finally:
+            session.running = None
+
+    async def _open_cursor(self, session: _Connection, portal: _Portal) -> _Cursor:
+        send, receive = trio.open_memory_channel[pa.RecordBatch](1)
+        handle = self.dispatcher.submit(session.session(), portal.sql)
+        cursor = _Cursor(handle, receive)
+        timezone = session.state.parameters["TimeZone"]
+
+        async def produce(task_status: trio.TaskStatus[None]) -> None:
+            started = False
+            try:
+                async with send, self.dispatcher.run(handle) as result:
+                    cursor.encoder = PgEncoder(result.schema, portal.result_formats or 0,
+                                               timezone=timezone)  # fmt: skip
+                    task_status.started()
+                    started = True
+                    async for batch in result:
+                        await send.send(batch)
+            except QueryError as exc:
+                cursor.error = exc
+            except ValueError as exc:  # the encoder refused the session's settings
+                cursor.error = QueryError(ErrorCode.INVALID_ARGUMENT, str(exc))
+            if not started:  # failed before its first row: Execute reports the error
+                task_status.started()
+
+        assert session.nursery is not None
+        await session.nursery.start(produce)
+        return cursor
+
     async def _close_portal(self, session: _Connection, name: str) -> None:
-        session.portals.pop(name, None)
+        portal = session.portals.pop(name, None)
+        if portal is not None and portal.cursor is not None:
+            portal.cursor.handle.cancel(CancelReason.CLIENT_CANCEL)
 
     async def _close_unnamed_portal(self, session: _Connection) -> None:
         await self._close_portal(session, "")
