@@ -296,3 +296,33 @@ def test_cursor_fetches_in_pieces_with_portal_suspended(pg_proxy):
     import asyncio
 
     asyncio.run(main())
+
+
+PGBENCH_TABLES = (
+    "CREATE TABLE pgbench_branches AS SELECT i AS bid, 0 AS bbalance, '' AS filler"
+    " FROM range(1, 2) t(i)",
+    "CREATE TABLE pgbench_tellers AS SELECT i AS tid, 1 AS bid, 0 AS tbalance, '' AS filler"
+    " FROM range(1, 11) t(i)",
+    "CREATE TABLE pgbench_accounts AS SELECT i AS aid, 1 AS bid, 0 AS abalance, '' AS filler"
+    " FROM range(1, 100001) t(i)",
+    "CREATE TABLE pgbench_history(tid int, bid int, aid int, delta int, mtime timestamp,"
+    " filler varchar)",
+)
+
+
+@pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
+def test_pgbench_select_only(make_proxy, mode):
+    with make_proxy(pg_config()) as proxy:
+        with psycopg.connect(dsn(proxy), autocommit=True) as conn:
+            for statement in PGBENCH_TABLES:
+                conn.execute(statement)
+        port = str(proxy.port("postgresWire"))
+        out = subprocess.run(
+            ["pgbench", "-n", "-S", "-T", "2", "-c", "2", "-M", mode,
+             "-h", "127.0.0.1", "-p", port, "-U", "tester", "memory"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "number of failed transactions: 0" in out.stdout
+        tps = float(out.stdout.split("tps = ")[1].split()[0])
+        assert tps > 0
