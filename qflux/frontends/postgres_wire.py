@@ -508,7 +508,17 @@ class PostgresWireFrontend:
         portal = session.portals.get(event.name)
         if portal is None:
             raise QueryError(ErrorCode.NOT_FOUND, f'portal "{event.name}" does not exist')
-        fields = await self._result_fields(session, portal.sql, portal.result_formats)
+        if not _returns_rows(portal.sql):
+            await session.send(pg.NoData())
+            return
+        # Start the portal's query now: its schema is the description, and Execute then
+        # streams from it instead of running the query a second time.
+        if portal.cursor is None:
+            portal.cursor = await self._open_cursor(session, portal)
+        if portal.cursor.error is not None:
+            raise portal.cursor.error
+        assert portal.cursor.encoder is not None
+        fields = _fields(portal.cursor.encoder)
         await session.send(pg.RowDescription(fields) if fields else pg.NoData())
 
     async def _result_fields(
@@ -545,26 +555,34 @@ class PostgresWireFrontend:
         if cursor.error is not None:
             raise cursor.error
         session.running = cursor.handle
-        sent = 0
         try:
-            while max_rows == 0 or sent < max_rows:
-                if cursor.pending is None:
-                    try:
-                        cursor.pending = await cursor.receive.receive()
-                    except trio.EndOfChannel:
-                        if cursor.error is not None:
-                            raise cursor.error from None
-                        await session.send(pg.CommandComplete(f"SELECT {sent}"))
-                        return
-                batch = cursor.pending
-                take = batch.num_rows if max_rows == 0 else min(batch.num_rows, max_rows - sent)
-                cursor.pending = batch.slice(take) if take < batch.num_rows else None
-                assert cursor.encoder is not None
-                await session.stream.send_all(cursor.encoder.encode_data_rows(batch.slice(0, take)))
-                sent += take
-            await session.send(pg.PortalSuspended())
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_for_hangup, session, cursor.handle)
+                await self._send_rows(session, cursor, max_rows)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
         finally:
             session.running = None
+
+    async def _send_rows(self, session: _Connection, cursor: _Cursor, max_rows: int) -> None:
+        sent = 0
+        while max_rows == 0 or sent < max_rows:
+            if cursor.pending is None:
+                try:
+                    cursor.pending = await cursor.receive.receive()
+                except trio.EndOfChannel:
+                    if cursor.error is not None:
+                        raise cursor.error from None
+                    await session.send(pg.CommandComplete(f"SELECT {sent}"))
+                    return
+            batch = cursor.pending
+            take = batch.num_rows if max_rows == 0 else min(batch.num_rows, max_rows - sent)
+            cursor.pending = batch.slice(take) if take < batch.num_rows else None
+            assert cursor.encoder is not None
+            await session.stream.send_all(cursor.encoder.encode_data_rows(batch.slice(0, take)))
+            sent += take
+        await session.send(pg.PortalSuspended())
 
     async def _open_cursor(self, session: _Connection, portal: _Portal) -> _Cursor:
         send, receive = trio.open_memory_channel[pa.RecordBatch](1)
