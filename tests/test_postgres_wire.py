@@ -326,3 +326,31 @@ def test_pgbench_select_only(make_proxy, mode):
         assert "number of failed transactions: 0" in out.stdout
         tps = float(out.stdout.split("tps = ")[1].split()[0])
         assert tps > 0
+
+
+def test_sqlalchemy_connects_and_queries(pg_proxy):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(  # hstore lookup needs the pg_catalog emulation (to come)
+        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory",
+        use_native_hstore=False,
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT 40 + :n AS answer"), {"n": 2}).scalar() == 42
+        version = conn.execute(sa.text("SELECT version()")).scalar()
+        assert version.startswith("PostgreSQL 16.4")
+        assert conn.execute(sa.text("SELECT current_database()")).scalar() == "memory"
+    engine.dispose()
+
+
+def test_pandas_read_sql(pg_proxy):
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(  # hstore lookup needs the pg_catalog emulation (to come)
+        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory",
+        use_native_hstore=False,
+    )
+    frame = pd.read_sql("SELECT i, i * 2 AS twice FROM range(4) t(i) ORDER BY i", engine)
+    assert frame["twice"].tolist() == [0, 2, 4, 6]
+    engine.dispose()

@@ -38,6 +38,16 @@ _SET_TIME_ZONE = re.compile(r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?TIME\s+ZONE\s+(.
 _RESET = re.compile(r"^\s*RESET\s+(ALL|[\w.]+)\s*;?\s*$", re.I)
 _SHOW = re.compile(r"^\s*SHOW\s+(ALL|[\w.]+)\s*;?\s*$", re.I)
 _TX = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b[\w\s,]*;?\s*$", re.I)
+_SHOW_ISOLATION = re.compile(r"^\s*SHOW\s+TRANSACTION\s+ISOLATION\s+LEVEL\s*;?\s*$", re.I)
+#: Session information functions drivers call on connect (SQLAlchemy, JDBC, BI tools).
+_SESSION_FUNCTION = re.compile(
+    r"^\s*SELECT\s+(?:pg_catalog\.)?(version|current_schema|current_database|current_user"
+    r"|session_user)\s*(?:\(\s*\))?\s*(?:AS\s+(\w+|\"[^\"]+\"))?\s*;?\s*$",
+    re.I,
+)
+_SAVEPOINT = re.compile(
+    r"^\s*(SAVEPOINT|RELEASE(?:\s+SAVEPOINT)?|ROLLBACK\s+TO(?:\s+SAVEPOINT)?)\s+\S+\s*;?\s*$", re.I
+)
 _DISCARD = re.compile(r"^\s*DISCARD\s+(ALL|PLANS|SEQUENCES|TEMP|TEMPORARY)\s*;?\s*$", re.I)
 _FIRST_WORDS = re.compile(r"^\s*(\w+)(?:\s+(\w+))?", re.S)
 
@@ -54,6 +64,8 @@ class LocalAnswer:
 @attrs.define
 class PgSessionState:
     parameters: dict[str, str]
+    database: str = ""
+    engine_name: str = "DuckDB"
     in_transaction: bool = False
     failed_transaction: bool = False
 
@@ -66,6 +78,11 @@ class PgSessionState:
 
     def answer(self, sql: str) -> LocalAnswer | None:
         """Answer a session command, or None when the statement is for the engine."""
+        if m := _SAVEPOINT.match(sql):  # nothing to undo: queries ran as they came
+            word = m.group(1).split()[0].upper()
+            if word == "ROLLBACK":
+                self.failed_transaction = False
+            return LocalAnswer(word)
         if m := _TX.match(sql):
             return self._transaction(m.group(1).upper().split()[0])
         if self.failed_transaction:
@@ -76,6 +93,12 @@ class PgSessionState:
             return self._set(m.group(1), _value(m.group(2)))
         if m := _RESET.match(sql):
             return self._reset(m.group(1))
+        if _SHOW_ISOLATION.match(sql):
+            return LocalAnswer("SHOW", show=("transaction_isolation", "read committed"))
+        if m := _SESSION_FUNCTION.match(sql):
+            name = m.group(1).lower()
+            column = (m.group(2) or name).strip('"')
+            return LocalAnswer("SELECT 1", show=(column, self._session_function(name)))
         if m := _SHOW.match(sql):
             name = m.group(1)
             value = self._lookup(name)
@@ -85,6 +108,30 @@ class PgSessionState:
         if m := _DISCARD.match(sql):
             return LocalAnswer(f"DISCARD {m.group(1).upper()}")
         return None
+
+    def local_columns(self, sql: str) -> tuple[str, ...] | None:
+        """Without side effects: the result column a locally answered statement returns,
+        () for one that returns no rows, None when the engine must answer it."""
+        if _SHOW_ISOLATION.match(sql):
+            return ("transaction_isolation",)
+        if m := _SESSION_FUNCTION.match(sql):
+            return ((m.group(2) or m.group(1).lower()).strip('"'),)
+        if m := _SHOW.match(sql):
+            return (m.group(1).lower(),) if self._lookup(m.group(1)) is not None else None
+        if any(p.match(sql) for p in (_SAVEPOINT, _TX, _SET_TIME_ZONE, _SET, _RESET, _DISCARD)):
+            return ()
+        return None
+
+    def _session_function(self, name: str) -> str:
+        user = self.parameters.get("session_authorization", "")
+        if name == "version":
+            version = self.parameters.get("server_version", "")
+            return f"PostgreSQL {version} (qflux, queries run on {self.engine_name})"
+        if name == "current_schema":
+            return "main"
+        if name == "current_database":
+            return self.database
+        return user
 
     def _transaction(self, word: str) -> LocalAnswer:
         if word in ("BEGIN", "START"):

@@ -193,7 +193,10 @@ class PostgresWireFrontend:
     ) -> _Connection | None:
         params = dict(startup.parameters)
         process_id = self._new_process_id()
-        state = PgSessionState(parameters=self._initial_parameters(params))
+        state = PgSessionState(
+            parameters=self._initial_parameters(params),
+            database=params.get("database") or params.get("user", ""),
+        )
         session = _Connection(
             stream=stream,
             conn=conn,
@@ -419,7 +422,7 @@ class PostgresWireFrontend:
             name, value = answer.show
             if describe:
                 events.append(pg.RowDescription((_text_field(name),)))
-            events += [pg.DataRow((value.encode(),)), pg.CommandComplete("SHOW")]
+            events += [pg.DataRow((value.encode(),)), pg.CommandComplete(answer.tag)]
         else:
             events.append(pg.CommandComplete(answer.tag))
         await session.send(*events)
@@ -500,14 +503,23 @@ class PostgresWireFrontend:
                     ErrorCode.NOT_FOUND, f'prepared statement "{event.name}" does not exist'
                 )
             types = [oid or TEXT_OID for oid in statement.param_types]
-            probe = bind_parameters(statement.sql, [exp.Null()] * statement.param_count)
-            fields = await self._result_fields(session, probe, ())
+            local = session.state.local_columns(statement.sql)
+            if local is not None:
+                fields: tuple[Any, ...] = tuple(_text_field(name) for name in local)
+            else:
+                probe = bind_parameters(statement.sql, [exp.Null()] * statement.param_count)
+                fields = await self._result_fields(session, probe, ())
             description = pg.RowDescription(fields) if fields else pg.NoData()
             await session.send(pg.ParameterDescription(tuple(types)), description)
             return
         portal = session.portals.get(event.name)
         if portal is None:
             raise QueryError(ErrorCode.NOT_FOUND, f'portal "{event.name}" does not exist')
+        local = session.state.local_columns(portal.sql)
+        if local is not None:  # answered by the proxy at Execute
+            fields = tuple(_text_field(name) for name in local)
+            await session.send(pg.RowDescription(fields) if fields else pg.NoData())
+            return
         if not _returns_rows(portal.sql):
             await session.send(pg.NoData())
             return
@@ -542,7 +554,10 @@ class PostgresWireFrontend:
         if not portal.sql.strip():
             await session.send(pg.EmptyQueryResponse())
             return
-        if portal.cursor is not None or (event.max_rows > 0 and _returns_rows(portal.sql)):
+        local = session.state.local_columns(portal.sql) is not None
+        if portal.cursor is not None or (
+            event.max_rows > 0 and _returns_rows(portal.sql) and not local
+        ):
             await self._fetch(session, portal, event.max_rows)
             return
         await self._run(session, portal.sql, formats=portal.result_formats, describe=False)
