@@ -105,6 +105,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from qflux.frontends.arrow_unions import union_rows
+
 __all__ = [
     "BINARY",
     "PG_TYPE_KEY",
@@ -1358,24 +1360,9 @@ def _map_json(key: _Codec, item: _Codec) -> Enc:
 
 
 def _union_select(t: pa.UnionType, children: list[_Codec], pick: Callable[[_Codec], Enc]) -> Enc:
-    child_of = {code: i for i, code in enumerate(t.type_codes)}
-    dense = t.mode == "dense"
-
     def encode(arr: pa.Array) -> pa.Array:
-        # UnionArray.type_codes/offsets ignore the array's slice offset; rebuild them
-        buffers = arr.buffers()
-        codes = pa.Array.from_buffers(
-            pa.int8(), len(arr), [None, buffers[1]], offset=arr.offset
-        ).to_pylist()
-        encoded = [pick(c)(arr.field(i)).to_pylist() for i, c in enumerate(children)]
-        if dense:
-            positions = pa.Array.from_buffers(
-                pa.int32(), len(arr), [None, buffers[2]], offset=arr.offset
-            ).to_pylist()
-            out = [encoded[child_of[c]][p] for c, p in zip(codes, positions, strict=True)]
-        else:
-            out = [encoded[child_of[c]][i] for i, c in enumerate(codes)]
-        return pa.array(out, _LB)
+        members = [pick(c)(arr.field(i)).to_pylist() for i, c in enumerate(children)]
+        return pa.array(union_rows(arr, members), _LB)
 
     return encode
 
