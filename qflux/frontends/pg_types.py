@@ -105,7 +105,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from qflux.frontends.arrow_unions import union_rows
+from qflux.frontends.arrow_util import is_list_type, union_rows
 
 __all__ = [
     "BINARY",
@@ -1164,16 +1164,6 @@ def _list_parts(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array | None]:
     return pc.subtract(pc.cast(offsets, pa.int64()), start), values, mask
 
 
-def _is_list(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-    )
-
-
 class _Levels(NamedTuple):
     levels: list[tuple[pa.Array, pa.Array | None]]  # (offsets, null mask), outermost first
     leaf: pa.Array
@@ -1417,7 +1407,7 @@ def _child(sample: pa.Array | None, get: Callable[[pa.Array], pa.Array]) -> pa.A
 def _list_depth(t: pa.DataType) -> tuple[int, pa.Field]:
     depth = 0
     field = None
-    while _is_list(t):
+    while is_list_type(t):
         depth += 1
         field = t.value_field
         t = field.type
@@ -1509,7 +1499,7 @@ def _codec_for(f: pa.Field, sample: pa.Array | None, path: str, timezone: str) -
         )
         return _wrap(value, pc.run_end_decode)
 
-    if _is_list(t):
+    if is_list_type(t):
         depth, leaf_field = _list_depth(t)
         leaf_sample = sample
         if leaf_sample is not None:

@@ -96,7 +96,6 @@ class _Connection:
     nursery: trio.Nursery | None = None  # holds the tasks of suspended portals
     statements: dict[str, _Statement] = attrs.field(factory=dict)
     portals: dict[str, _Portal] = attrs.field(factory=dict)
-    skipping_to_sync: bool = False
 
     async def send(self, *events: Any) -> None:
         await self.stream.send_all(b"".join(self.conn.send(event) for event in events))
@@ -295,19 +294,15 @@ class PostgresWireFrontend:
             if isinstance(event, pg.Query):
                 await self._simple_query(session, event.sql)
                 await session.send(pg.ReadyForQuery(session.state.status))
-            elif isinstance(event, pg.Sync):
-                session.skipping_to_sync = False
+            elif isinstance(event, pg.Sync):  # after an error the machine skipped to here
                 await self._close_unnamed_portal(session)
                 await session.send(pg.ReadyForQuery(session.state.status))
-            elif session.skipping_to_sync:
-                continue  # after an error in an extended-query batch: discard until Sync
             elif isinstance(event, pg.Flush):
                 continue  # every reply is sent as soon as it is ready
             else:
                 try:
                     await self._extended(session, event)
                 except QueryError as exc:
-                    session.skipping_to_sync = True
                     await self._report(session, exc)
 
     async def _report(self, session: _Connection, error: QueryError) -> None:

@@ -65,7 +65,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from qflux.frontends.arrow_unions import union_rows
+from qflux.frontends.arrow_util import is_list_type, union_rows
 
 try:  # an optional accelerator: about 10x faster than the stdlib encoder on row data
     import orjson
@@ -711,13 +711,7 @@ def _column_for(f: pa.Field, sample: pa.Array | None, path: str) -> _Column:
             _sig("map", _type_arg(key.signature), _type_arg(item.signature)),
             _map_encoder(key, item),
         )
-    if (
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-    ):
+    if is_list_type(t):
         element = _column_for(
             t.value_field, _child_sample(sample, lambda s: s.flatten()), path + "[]"
         )

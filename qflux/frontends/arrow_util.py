@@ -1,4 +1,4 @@
-"""Reading Arrow union arrays row by row, for encoders that must pick each row's member."""
+"""Arrow helpers the frontend encoders share: list-type tests, union rows."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def union_rows(arr: pa.Array, members: Sequence[list[Any]]) -> list[Any]:
         ).to_pylist()
         return [members[child_of[c]][p] for c, p in zip(codes, positions, strict=True)]
     return [members[child_of[c]][i] for i, c in enumerate(codes)]
+
+
+def is_list_type(t: pa.DataType) -> bool:
+    """Any of Arrow's list layouts (list, large, fixed-size, list views)."""
+    return (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    )
