@@ -331,9 +331,8 @@ def test_pgbench_select_only(make_proxy, mode):
 def test_sqlalchemy_connects_and_queries(pg_proxy):
     import sqlalchemy as sa
 
-    engine = sa.create_engine(  # hstore lookup needs the pg_catalog emulation (to come)
-        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory",
-        use_native_hstore=False,
+    engine = sa.create_engine(  # with its hstore probe: a pg_type lookup
+        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory"
     )
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT 40 + :n AS answer"), {"n": 2}).scalar() == 42
@@ -347,9 +346,8 @@ def test_pandas_read_sql(pg_proxy):
     import pandas as pd
     import sqlalchemy as sa
 
-    engine = sa.create_engine(  # hstore lookup needs the pg_catalog emulation (to come)
-        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory",
-        use_native_hstore=False,
+    engine = sa.create_engine(  # with its hstore probe: a pg_type lookup
+        f"postgresql+psycopg://tester@127.0.0.1:{pg_proxy.port('postgresWire')}/memory"
     )
     frame = pd.read_sql("SELECT i, i * 2 AS twice FROM range(4) t(i) ORDER BY i", engine)
     assert frame["twice"].tolist() == [0, 2, 4, 6]

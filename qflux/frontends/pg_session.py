@@ -122,11 +122,15 @@ class PgSessionState:
             return ()
         return None
 
+    def version(self) -> str:
+        """What `version()` says: PostgreSQL's form, naming qflux and the engine."""
+        version = self.parameters.get("server_version", "")
+        return f"PostgreSQL {version} (qflux, queries run on {self.engine_name})"
+
     def _session_function(self, name: str) -> str:
         user = self.parameters.get("session_authorization", "")
         if name == "version":
-            version = self.parameters.get("server_version", "")
-            return f"PostgreSQL {version} (qflux, queries run on {self.engine_name})"
+            return self.version()
         if name == "current_schema":
             return "main"
         if name == "current_database":

@@ -61,9 +61,9 @@ Mapping decisions (kept here so they are reviewed in one place):
   without a sample, or when a later batch brings such a value, encoding raises
   ValueError naming the column, rather than sending an array no client can read.
 - json vs jsonb, text vs varchar: a field may carry `PG_TYPE_KEY` metadata (`json`,
-  `jsonb`, `text` or `varchar`) to pick the PostgreSQL type an engine knows the
-  column had; jsonb values are sent as they are (PostgreSQL would normalise them)
-  and with the version byte 1 in binary.
+  `jsonb`, `text`, `varchar`, `name` or the one-byte `char`) to pick the PostgreSQL
+  type an engine knows the column had; jsonb values are sent as they are (PostgreSQL
+  would normalise them) and with the version byte 1 in binary.
 
 Parameters
 ----------
@@ -121,7 +121,7 @@ TEXT = 0
 BINARY = 1
 
 #: Field metadata key naming the PostgreSQL type for a string or json-valued column:
-#: one of "text", "varchar", "json", "jsonb".
+#: one of "text", "varchar", "name", "char", "json", "jsonb".
 PG_TYPE_KEY = b"qflux.pg_type"
 
 
@@ -678,6 +678,8 @@ def _json_string(arr: pa.Array) -> pa.Array:
 _TEXT_OIDS = {
     "text": (Oid.TEXT, Oid.TEXT_ARRAY),
     "varchar": (Oid.VARCHAR, Oid.VARCHAR_ARRAY),
+    "name": (Oid.NAME, Oid.NAME_ARRAY),
+    "char": (Oid.CHAR, Oid.CHAR_ARRAY),
 }
 
 
@@ -1360,7 +1362,7 @@ def _union_select(t: pa.UnionType, children: list[_Codec], pick: Callable[[_Code
 # the mapping ---------------------------------------------------------------------
 
 _EXTENSION_NAME = b"ARROW:extension:name"
-_PG_TYPE_NAMES = ("text", "varchar", "json", "jsonb")
+_PG_TYPE_NAMES = ("text", "varchar", "name", "char", "json", "jsonb")
 
 
 def _metadata_extension(f: pa.Field) -> str | None:

@@ -11,7 +11,9 @@ says nothing.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hmac
+import math
 import secrets
 import ssl
 from collections.abc import AsyncIterator
@@ -19,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pyarrow as pa
-import sqlglot
 import structlog
 import trio
 from sqlglot import exp
@@ -36,6 +37,20 @@ from qflux.core import (
 from qflux.dispatch import Dispatcher, QueryHandle
 from qflux.frontends.net import peer_address
 from qflux.frontends.pg_auth import Authenticator, AuthFailed
+from qflux.frontends.pg_catalog import (
+    SERVER_STARTED,
+    CatalogAnswers,
+    SessionFacts,
+    catalog_tree,
+)
+from qflux.frontends.pg_params import (
+    TEXT_OID,
+    bind_parameters,
+    parameter_count,
+    parameter_types,
+    tables_named,
+)
+from qflux.frontends.pg_params import parse as parse_statement
 from qflux.frontends.pg_session import REPORTED, PgSessionState, command_tag
 from qflux.frontends.pg_types import PgEncoder, decode_parameter
 from qflux.protocols import pgwire as pg
@@ -53,6 +68,20 @@ READ_AHEAD_BYTES = 1 << 20
 SQLSTATES = {code: code.sqlstate for code in ErrorCode}
 
 _DDL = ("CREATE", "DROP", "ALTER", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY")
+_SCHEMA_CHANGES = ("CREATE", "DROP", "ALTER", "ATTACH", "DETACH")
+#: Server settings `current_setting()` and pg_settings report besides the session's.
+_SERVER_SETTINGS = {
+    "max_identifier_length": "63",
+    "max_index_keys": "32",
+    "block_size": "8192",
+    "lc_collate": "C",
+    "lc_ctype": "C",
+    "search_path": '"$user", public',
+    "transaction_isolation": "read committed",
+    "default_transaction_isolation": "read committed",
+    "statement_timeout": "0",
+    "extra_float_digits": "1",
+}
 
 
 @attrs.define
@@ -73,11 +102,15 @@ class _Portal:
 class _Cursor:
     """A portal read in pieces: its query runs in a task, one batch ahead of the client."""
 
-    handle: QueryHandle
+    handle: QueryHandle | None  # None for a result answered by the proxy
     receive: trio.MemoryReceiveChannel[pa.RecordBatch]
     encoder: PgEncoder | None = None
     pending: pa.RecordBatch | None = None
     error: QueryError | None = None
+
+    def cancel(self, reason: CancelReason) -> None:
+        if self.handle is not None:
+            self.handle.cancel(reason)
 
 
 @attrs.define(eq=False)
@@ -96,9 +129,28 @@ class _Connection:
     nursery: trio.Nursery | None = None  # holds the tasks of suspended portals
     statements: dict[str, _Statement] = attrs.field(factory=dict)
     portals: dict[str, _Portal] = attrs.field(factory=dict)
+    connected_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
 
     async def send(self, *events: Any) -> None:
         await self.stream.send_all(b"".join(self.conn.send(event) for event in events))
+
+    def facts(self, sql: str) -> SessionFacts:
+        """The session as the emulated catalog reports it."""
+        parameters = self.state.parameters
+        settings = {**_SERVER_SETTINGS, **{k.lower(): v for k, v in parameters.items()}}
+        version = parameters.get("server_version", "")
+        major, _, minor = version.partition(" ")[0].partition(".")
+        if major.isdigit():
+            settings["server_version_num"] = str(int(major) * 10_000 + int(minor or 0))
+        return SessionFacts(
+            user=self.user or "",
+            settings=settings,
+            process_id=self.process_id,
+            version=self.state.version(),
+            started_at=SERVER_STARTED,
+            connected_at=self.connected_at,
+            sql=sql,
+        )
 
     def session(self) -> Session:
         return Session(
@@ -117,6 +169,7 @@ class PostgresWireFrontend:
         self.dispatcher = dispatcher
         self.config = config
         self.connections: dict[int, _Connection] = {}
+        self.catalog = CatalogAnswers(dispatcher)
         self._tls = _tls_context(config) if config.tls is not None else None
         self._auth_required = auth.required
         method = config.auth_method or ("scram-sha-256" if auth.provider == "static" else "trust")
@@ -284,7 +337,7 @@ class PostgresWireFrontend:
             finally:
                 for portal in session.portals.values():
                     if portal.cursor is not None:
-                        portal.cursor.handle.cancel(CancelReason.CLIENT_DISCONNECT)
+                        portal.cursor.cancel(CancelReason.CLIENT_DISCONNECT)
 
     async def _messages(self, session: _Connection) -> None:
         while True:
@@ -347,10 +400,19 @@ class PostgresWireFrontend:
             )
         async with self._query(session, sql) as result:
             await self._stream(session, sql, result, formats, describe)
+        if _first_word(sql) in _SCHEMA_CHANGES:
+            self.catalog.forget()  # the next \dt should see the change
 
     @contextlib.asynccontextmanager
     async def _query(self, session: _Connection, sql: str) -> AsyncIterator[Any]:
-        """Submit and run a query, watching the socket for a hang-up meanwhile."""
+        """Submit and run a query, watching the socket for a hang-up meanwhile.
+
+        Catalog queries (pg_catalog, information_schema) are answered by the proxy.
+        """
+        tree = catalog_tree(sql)
+        if tree is not None:
+            yield await self.catalog.answer(tree, session.session(), session.facts(sql))
+            return
         handle = self.dispatcher.submit(session.session(), sql)
         session.running = handle
         try:
@@ -450,9 +512,15 @@ class PostgresWireFrontend:
                 ErrorCode.QUEUE_FULL,
                 f"too many prepared statements (max {self.config.max_statements})",
             )
-        count = parameter_count(event.sql)
-        inferred = parameter_types(event.sql)
+        tree = parse_statement(event.sql)
+        count = parameter_count(tree)
         declared = tuple(event.param_types)
+        inferred: dict[int, int] = {}
+        if any(i >= len(declared) or not declared[i] for i in range(count)):
+            columns = await self.catalog.column_types(
+                session.session(), event.sql, tables_named(tree)
+            )
+            inferred = parameter_types(tree, columns)
         types = tuple(
             declared[i] if i < len(declared) and declared[i] else inferred.get(i + 1, 0)
             for i in range(count)
@@ -479,8 +547,10 @@ class PostgresWireFrontend:
         formats = _formats(event.param_formats, len(event.params))
         values = []
         for index, (raw, fmt) in enumerate(zip(event.params, formats, strict=True)):
+            # Described as text when unknown, so a binary value is text's bytes.
+            oid = statement.param_types[index] or (TEXT_OID if fmt == 1 else 0)
             try:
-                values.append(decode_parameter(statement.param_types[index], fmt, raw))
+                values.append(decode_parameter(oid, fmt, raw))
             except ValueError as exc:
                 raise QueryError(
                     ErrorCode.INVALID_ARGUMENT, f"invalid value for parameter ${index + 1}: {exc}"
@@ -534,7 +604,9 @@ class PostgresWireFrontend:
         """The columns `sql` would return, found by running it with no rows wanted."""
         if not _returns_rows(sql):
             return ()
-        async with self._query(session, f"SELECT * FROM ({_strip(sql)}) AS q LIMIT 0") as result:
+        catalog = catalog_tree(sql) is not None  # cheap to run whole, and names stay PG's
+        probe = sql if catalog else f"SELECT * FROM ({_strip(sql)}) AS q LIMIT 0"
+        async with self._query(session, probe) as result:
             schema = result.schema
             async for _ in result:
                 pass
@@ -564,6 +636,9 @@ class PostgresWireFrontend:
         cursor = portal.cursor
         if cursor.error is not None:
             raise cursor.error
+        if cursor.handle is None:  # answered by the proxy: all in memory already
+            await self._send_rows(session, cursor, max_rows)
+            return
         session.running = cursor.handle
         try:
             async with trio.open_nursery() as nursery:
@@ -595,10 +670,13 @@ class PostgresWireFrontend:
         await session.send(pg.PortalSuspended())
 
     async def _open_cursor(self, session: _Connection, portal: _Portal) -> _Cursor:
+        timezone = session.state.parameters["TimeZone"]
+        tree = catalog_tree(portal.sql)
+        if tree is not None:
+            return await self._catalog_cursor(session, portal, tree, timezone)
         send, receive = trio.open_memory_channel[pa.RecordBatch](1)
         handle = self.dispatcher.submit(session.session(), portal.sql)
         cursor = _Cursor(handle, receive)
-        timezone = session.state.parameters["TimeZone"]
 
         async def produce(task_status: trio.TaskStatus[None]) -> None:
             started = False
@@ -621,10 +699,27 @@ class PostgresWireFrontend:
         await session.nursery.start(produce)
         return cursor
 
+    async def _catalog_cursor(
+        self, session: _Connection, portal: _Portal, tree: Any, timezone: str
+    ) -> _Cursor:
+        send, receive = trio.open_memory_channel[pa.RecordBatch](math.inf)
+        cursor = _Cursor(None, receive)
+        try:
+            result = await self.catalog.answer(tree, session.session(), session.facts(portal.sql))
+            cursor.encoder = PgEncoder(result.schema, portal.result_formats or 0, timezone=timezone)
+            async for batch in result:
+                send.send_nowait(batch)
+        except QueryError as exc:
+            cursor.error = exc
+        except ValueError as exc:  # the encoder refused the session's settings
+            cursor.error = QueryError(ErrorCode.INVALID_ARGUMENT, str(exc))
+        send.close()
+        return cursor
+
     async def _close_portal(self, session: _Connection, name: str) -> None:
         portal = session.portals.pop(name, None)
         if portal is not None and portal.cursor is not None:
-            portal.cursor.handle.cancel(CancelReason.CLIENT_CANCEL)
+            portal.cursor.cancel(CancelReason.CLIENT_CANCEL)
 
     async def _close_unnamed_portal(self, session: _Connection) -> None:
         await self._close_portal(session, "")
@@ -655,92 +750,22 @@ def split_statements(sql: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def parameter_count(sql: str) -> int:
-    """The highest `$n` in the statement (PostgreSQL numbers its parameters)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except Exception:
-        return 0
-    numbers = [_number(node) for node in tree.find_all(exp.Parameter)]
-    return max((n for n in numbers if n is not None), default=0)
-
-
-def _number(node: exp.Expression) -> int | None:
-    """n for a `$n` parameter node, else None."""
-    literal = node.this if isinstance(node, exp.Parameter) else None
-    if isinstance(literal, exp.Literal) and not literal.is_string and literal.this.isdigit():
-        return int(literal.this)
-    return None
-
-
-TEXT_OID = 25
-_CAST_OIDS = {
-    exp.DataType.Type.BOOLEAN: 16,
-    exp.DataType.Type.SMALLINT: 21,
-    exp.DataType.Type.INT: 23,
-    exp.DataType.Type.BIGINT: 20,
-    exp.DataType.Type.FLOAT: 700,
-    exp.DataType.Type.DOUBLE: 701,
-    exp.DataType.Type.DECIMAL: 1700,
-    exp.DataType.Type.TEXT: 25,
-    exp.DataType.Type.VARCHAR: 1043,
-    exp.DataType.Type.DATE: 1082,
-    exp.DataType.Type.TIMESTAMP: 1114,
-    exp.DataType.Type.TIMESTAMPTZ: 1184,
-    exp.DataType.Type.UUID: 2950,
-    exp.DataType.Type.JSON: 114,
-    exp.DataType.Type.VARBINARY: 17,
-}
-
-
-def parameter_types(sql: str) -> dict[int, int]:
-    """Type oids for parameters the statement casts (`$1::bigint`); others stay text.
-
-    PostgreSQL infers a parameter's type from its context; without the engine's column
-    types the proxy can only read explicit casts, which is what typed clients (asyncpg)
-    need for Describe.
-    """
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except Exception:
-        return {}
-    types: dict[int, int] = {}
-    for cast in tree.find_all(exp.Cast):
-        target = cast.to.this if isinstance(cast.to, exp.DataType) else None
-        number = _number(cast.this)
-        if target in _CAST_OIDS and number is not None:
-            types.setdefault(number, _CAST_OIDS[target])
-    return types
-
-
-def bind_parameters(sql: str, values: list[exp.Expression]) -> str:
-    """Put parameter values into the statement's tree in place of `$n`, never as text."""
-    if not values:
-        return sql
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError as exc:
-        raise QueryError(ErrorCode.SYNTAX_ERROR, str(exc)) from exc
-    for node in list(tree.find_all(exp.Parameter)):
-        number = _number(node)
-        if number is not None:
-            node.replace(values[number - 1].copy())
-    return tree.sql(dialect="postgres")
-
-
 def _strip(sql: str) -> str:
     return sql.strip().rstrip(";")
 
 
+def _first_word(sql: str) -> str:
+    return sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+
+
 def _returns_rows(sql: str) -> bool:
-    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    word = _first_word(sql)
     return word in ("SELECT", "WITH", "VALUES", "TABLE", "FROM", "(")
 
 
 def _is_row_count(sql: str, schema: pa.Schema) -> bool:
     """DuckDB answers DML and DDL with one `Count` column: that is a tag, not rows."""
-    word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    return word in _DDL and (len(schema) == 0 or schema.names == ["Count"])
+    return _first_word(sql) in _DDL and (len(schema) == 0 or schema.names == ["Count"])
 
 
 def _formats(codes: tuple[int, ...], count: int) -> list[int]:
