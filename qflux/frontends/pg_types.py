@@ -98,12 +98,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    from qflux.frontends.pg_copy import CopyOut
 
 from qflux.frontends.arrow_util import is_list_type, union_rows
 
@@ -1666,6 +1669,63 @@ class PgEncoder:
         offsets = memoryview(rows.buffers()[1]).cast("q")
         start, end = offsets[rows.offset], offsets[rows.offset + n]
         return memoryview(rows.buffers()[2])[start:end].tobytes()
+
+    def encode_copy_rows(self, batch: pa.RecordBatch | pa.Table, copy: CopyOut) -> bytes:
+        """The batch as CopyData messages of COPY's text or CSV format, one per row.
+
+        Text escapes backslash, newline, carriage return, tab and the delimiter; CSV
+        quotes a value holding the delimiter, the quote, a line break, or equal to the
+        NULL string. The encoder must be in text format.
+        """
+        if batch.num_rows == 0:
+            return b""
+        delimiter, null, quote = copy.delimiter, copy.null, copy.quote
+        fields = []
+        for column in self.encode_columns(batch):
+            if copy.format == "csv":
+                special = [delimiter, quote, b"\n", b"\r"]
+                needs = pc.equal(column, _lb(null))
+                for text in special:
+                    needs = pc.or_(needs, pc.match_substring(column, text))
+                quoted = _join(_lb(quote), pc.replace_substring(column, quote, quote * 2),
+                               _lb(quote))  # fmt: skip
+                column = pc.if_else(pc.fill_null(needs, False), quoted, column)
+            else:
+                for raw, escaped in (*_COPY_ESCAPES, (delimiter, b"\\" + delimiter)):
+                    column = pc.replace_substring(column, raw, escaped)
+            fields.append(pc.fill_null(column, null))
+        if fields:
+            rows = pc.binary_join_element_wise(*fields, _lb(delimiter))
+        else:
+            rows = pa.array([b""] * batch.num_rows, _LB)
+        return _copy_data(_join(rows, _lb(b"\n")))
+
+    def encode_copy_binary_rows(self, batch: pa.RecordBatch | pa.Table, *, first: bool) -> bytes:
+        """The batch as CopyData messages of COPY's binary format, one per row; the
+        first row of the copy carries the file header. The encoder must be binary."""
+        n = batch.num_rows
+        if n == 0:
+            return b""
+        count = _lb(struct.pack(">h", len(self._encoders)))
+        rows = _join(count, *(_frame(column) for column in self.encode_columns(batch)))
+        if first:
+            rows = _join(pa.array([COPY_BINARY_HEADER] + [b""] * (n - 1), _LB), rows)
+        return _copy_data(rows)
+
+
+#: COPY's binary file header: signature, flags and header-extension length.
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2
+_COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\t", b"\\t"))
+_COPY_DATA_TAG = _lb(b"d")
+
+
+def _copy_data(rows: pa.Array) -> bytes:
+    """Each value framed as one CopyData message, concatenated."""
+    lengths = pc.cast(pc.add(pc.binary_length(rows), 4), pa.int32())
+    messages = _join(_COPY_DATA_TAG, _be_fixed(lengths, 4), rows)
+    offsets = memoryview(messages.buffers()[1]).cast("q")
+    start, end = offsets[messages.offset], offsets[messages.offset + len(messages)]
+    return memoryview(messages.buffers()[2])[start:end].tobytes()
 
 
 # --- parameters -------------------------------------------------------------------

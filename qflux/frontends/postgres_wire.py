@@ -43,6 +43,7 @@ from qflux.frontends.pg_catalog import (
     SessionFacts,
     catalog_tree,
 )
+from qflux.frontends.pg_copy import CopyOut, is_copy, parse_copy
 from qflux.frontends.pg_params import (
     TEXT_OID,
     bind_parameters,
@@ -52,7 +53,7 @@ from qflux.frontends.pg_params import (
 )
 from qflux.frontends.pg_params import parse as parse_statement
 from qflux.frontends.pg_session import REPORTED, PgSessionState, command_tag
-from qflux.frontends.pg_types import PgEncoder, decode_parameter
+from qflux.frontends.pg_types import COPY_BINARY_HEADER, PgEncoder, decode_parameter
 from qflux.protocols import pgwire as pg
 
 if TYPE_CHECKING:
@@ -398,6 +399,10 @@ class PostgresWireFrontend:
                 ErrorCode.SEMANTIC_ERROR,
                 "current transaction is aborted, commands ignored until end of transaction block",
             )
+        copy = parse_copy(sql) if is_copy(sql) else None
+        if copy is not None:
+            await self._copy_out(session, copy)
+            return
         async with self._query(session, sql) as result:
             await self._stream(session, sql, result, formats, describe)
         if _first_word(sql) in _SCHEMA_CHANGES:
@@ -469,6 +474,33 @@ class PostgresWireFrontend:
             await session.stream.send_all(encoder.encode_data_rows(batch))
             rows += batch.num_rows
         await session.send(pg.CommandComplete(command_tag(sql, rows, None)))
+
+    async def _copy_out(self, session: _Connection, copy: CopyOut) -> None:
+        """COPY ... TO STDOUT: the query's rows as CopyData, in COPY's own format."""
+        binary = copy.format == "binary"
+        async with self._query(session, copy.query) as result:
+            timezone = session.state.parameters["TimeZone"]
+            try:
+                encoder = PgEncoder(result.schema, 1 if binary else 0, timezone=timezone)
+            except ValueError as exc:
+                raise QueryError(ErrorCode.INVALID_ARGUMENT, str(exc)) from exc
+            code = 1 if binary else 0
+            await session.send(pg.CopyOutResponse(code, (code,) * len(result.schema)))
+            if copy.header:
+                names = pa.table({str(i): [n] for i, n in enumerate(result.schema.names)})
+                await session.stream.send_all(PgEncoder(names.schema).encode_copy_rows(names, copy))
+            rows = 0
+            async for batch in result:
+                if binary:
+                    data = encoder.encode_copy_binary_rows(batch, first=rows == 0)
+                else:
+                    data = encoder.encode_copy_rows(batch, copy)
+                await session.stream.send_all(data)
+                rows += batch.num_rows
+        if binary:  # the trailer (with the header when no row carried it)
+            end = (b"" if rows else COPY_BINARY_HEADER) + b"\xff\xff"
+            await session.send(pg.CopyData(end))
+        await session.send(pg.CopyDone(), pg.CommandComplete(f"COPY {rows}"))
 
     async def _send_local(self, session: _Connection, answer: Any, describe: bool) -> None:
         events: list[Any] = [
