@@ -17,10 +17,18 @@ class EngineUnavailable(Exception):
     """The config names an engine this build cannot run yet."""
 
 
+AVAILABLE = (EngineType.DUCKDB, EngineType.TRINO)
+
+
 def create_engine(name: str, config: ClusterConfig) -> Engine:
+    """The adapter for `config.engine`; network adapters are imported only when used."""
     if config.engine == EngineType.DUCKDB:
         return DuckDbEngine(name, config.database_path, max_threads=config.max_running_queries or 8)
+    if config.engine == EngineType.TRINO:
+        from .trino import TrinoEngine
+
+        return TrinoEngine(name, config)
     raise EngineUnavailable(
         f"clusters.{name}.engine: the {config.engine} engine is not available yet "
-        f"in this version of qflux; available: {EngineType.DUCKDB}"
+        f"in this version of qflux; available: {', '.join(AVAILABLE)}"
     )

@@ -65,6 +65,11 @@ def session_tags(client_tags: Iterable[str], properties: Mapping[str, str]) -> T
     return dict(list(tags.items())[:MAX_TAGS])
 
 
+def format_tags(tags: Mapping[str, str | None]) -> str:
+    """Tags as Trino client tags: `key` or `key:value`, comma-separated."""
+    return ",".join(key if value is None else f"{key}:{value}" for key, value in tags.items())
+
+
 def matches(required: Mapping[str, str | None], tags: Mapping[str, str | None]) -> bool:
     """Every required tag is present; a required value of None accepts any value."""
     return all(

@@ -461,6 +461,8 @@ class PostgresWireFrontend:
             count = 0
             async for batch in result:
                 count += int(batch.column(0)[0].as_py()) if batch.num_rows else 0
+            if result.update_count is not None:  # engines that report it beside the rows
+                count = result.update_count
             await session.send(pg.CommandComplete(command_tag(sql, 0, count)))
             return
         try:
@@ -796,8 +798,9 @@ def _returns_rows(sql: str) -> bool:
 
 
 def _is_row_count(sql: str, schema: pa.Schema) -> bool:
-    """DuckDB answers DML and DDL with one `Count` column: that is a tag, not rows."""
-    return _first_word(sql) in _DDL and (len(schema) == 0 or schema.names == ["Count"])
+    """Engines answer DML and DDL with one count column (DuckDB `Count`, Trino `rows`)
+    or none: that is a tag, not rows."""
+    return _first_word(sql) in _DDL and (len(schema) == 0 or schema.names in (["Count"], ["rows"]))
 
 
 def _formats(codes: tuple[int, ...], count: int) -> list[int]:

@@ -1,0 +1,296 @@
+"""A Trino cluster over its client REST protocol, with httpx on Trio.
+
+A query is a POST to `/v1/statement` and then GETs of each page's `nextUri` until
+there is none; the rows come as JSON and leave as Arrow batches (`trino_rows`). The
+pages are fetched on demand, one at a time, so a slow client slows the cluster and
+memory stays bounded. Leaving `execute` before the last page (client cancel,
+disconnect, timeout) DELETEs the query's `nextUri`, which is how Trino is told to
+cancel, under a shield and a deadline so an unreachable coordinator cannot hold the
+client up.
+
+Requests that fail with 502/503/504 or a dropped connection are retried with
+exponential backoff, as the Trino clients do; the page token in `nextUri` makes a GET
+safe to repeat. The session travels as Trino headers: the user (the client's own when
+`queryAuth: impersonate` or when qflux has no credentials of its own, else the
+service account), catalog and schema, source, client tags and session properties.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pyarrow as pa
+import structlog
+import trio
+
+from qflux import __version__
+from qflux.core import EngineType, ErrorCode, FrontendProtocol, QueryError, Result, Session
+from qflux.tags import format_tags
+
+from .base import CANCEL_GRACE_SECS, Catalog, Engine
+from .trino_rows import PageDecoder
+
+if TYPE_CHECKING:
+    from qflux.config import ClusterConfig
+
+log = structlog.get_logger("qflux.engines.trino")
+
+RETRY_STATUSES = (502, 503, 504)
+RETRY_ATTEMPTS = 5
+RETRY_FIRST_DELAY_SECS = 0.05
+CONNECT_TIMEOUT_SECS = 10.0
+#: A page request may long-poll at the coordinator; this bounds a dead one.
+READ_TIMEOUT_SECS = 120.0
+MAX_CONNECTIONS = 64
+
+_ERROR_NAMES = {
+    "SYNTAX_ERROR": ErrorCode.SYNTAX_ERROR,
+    "TABLE_NOT_FOUND": ErrorCode.NOT_FOUND,
+    "COLUMN_NOT_FOUND": ErrorCode.NOT_FOUND,
+    "SCHEMA_NOT_FOUND": ErrorCode.NOT_FOUND,
+    "CATALOG_NOT_FOUND": ErrorCode.NOT_FOUND,
+    "FUNCTION_NOT_FOUND": ErrorCode.NOT_FOUND,
+    "NOT_SUPPORTED": ErrorCode.NOT_SUPPORTED,
+    "INVALID_FUNCTION_ARGUMENT": ErrorCode.INVALID_ARGUMENT,
+    "USER_CANCELED": ErrorCode.CANCELLED,
+    "EXCEEDED_TIME_LIMIT": ErrorCode.TIMEOUT,
+    "QUERY_QUEUE_FULL": ErrorCode.QUEUE_FULL,
+}
+
+
+class TrinoEngine(Engine):
+    """A Trino coordinator at `endpoint` (http:// or https://)."""
+
+    engine_type = EngineType.TRINO
+
+    def __init__(self, name: str, config: ClusterConfig) -> None:
+        assert config.endpoint is not None  # the config loader requires it
+        self.name = name
+        self.endpoint = config.endpoint.rstrip("/")
+        self.catalog_name = config.catalog
+        self.schema_name = config.database
+        self._auth = config.auth
+        self._impersonate = config.query_auth is not None and config.query_auth.type in (
+            "impersonate",
+            "passthrough",
+        )
+        tls = config.tls
+        self._verify: bool | str = True
+        if tls is not None:
+            self._verify = False if tls.insecure_skip_verify else (tls.ca_file or True)
+        self._client: httpx.AsyncClient | None = None
+        self._active = 0
+
+    @property
+    def active_calls(self) -> int:
+        return self._active
+
+    def _http(self) -> httpx.AsyncClient:
+        """One client (and connection pool) per engine, made on first use in the run."""
+        if self._client is None:
+            auth: httpx.Auth | None = None
+            headers = {"User-Agent": f"qflux/{__version__}"}
+            if self._auth is not None and self._auth.type == "basic":
+                auth = httpx.BasicAuth(self._auth.username or "", self._auth.password or "")
+            elif self._auth is not None and self._auth.type == "bearer":
+                headers["Authorization"] = f"Bearer {self._auth.token}"
+            self._client = httpx.AsyncClient(
+                auth=auth,
+                headers=headers,
+                verify=self._verify,
+                timeout=httpx.Timeout(READ_TIMEOUT_SECS, connect=CONNECT_TIMEOUT_SECS),
+                limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+            )
+        return self._client
+
+    def _headers(self, session: Session) -> dict[str, str]:
+        own_user = self._auth.username if self._auth is not None else None
+        user = session.user if self._impersonate or not own_user else own_user
+        headers = {
+            "X-Trino-User": user or own_user or "qflux",
+            "X-Trino-Source": session.source or "qflux",
+        }
+        catalog = session.database or self.catalog_name
+        schema = session.schema or self.schema_name
+        if catalog:
+            headers["X-Trino-Catalog"] = catalog
+        if catalog and schema:
+            headers["X-Trino-Schema"] = schema
+        if session.tags:
+            headers["X-Trino-Client-Tags"] = format_tags(session.tags)
+        properties = {k: v for k, v in session.properties.items() if k != "query_tags"}
+        if properties:
+            headers["X-Trino-Session"] = ",".join(
+                f"{k}={urllib.parse.quote(str(v), safe='')}" for k, v in properties.items()
+            )
+        return headers
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """One protocol request, retried where Trino's clients retry; the JSON body."""
+        delay = RETRY_FIRST_DELAY_SECS
+        for attempt in range(RETRY_ATTEMPTS):
+            last = attempt == RETRY_ATTEMPTS - 1
+            try:
+                response = await self._http().request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if last or (
+                    method == "POST" and isinstance(exc, httpx.WriteError | httpx.ReadError)
+                ):
+                    raise QueryError(
+                        ErrorCode.ENGINE_ERROR, f"cannot reach cluster '{self.name}': {exc!r}"
+                    ) from exc
+            else:
+                if response.status_code not in RETRY_STATUSES or last:
+                    return self._body(response)
+            await trio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code != 200:
+            detail = response.text[:500].strip()
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR,
+                f"cluster '{self.name}' answered HTTP {response.status_code}: {detail}",
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' sent a page that is not JSON"
+            ) from exc
+        error = body.get("error")
+        if error:
+            raise _query_error(error)
+        return dict(body)
+
+    @asynccontextmanager
+    async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
+        self._active += 1
+        result = _TrinoResult(self)
+        try:
+            page = await self._request(
+                "POST",
+                f"{self.endpoint}/v1/statement",
+                content=sql.encode(),
+                headers=self._headers(session),
+            )
+            await result.start(page)
+            yield result
+        finally:
+            try:
+                if result.next_uri is not None:
+                    await self._cancel(result.next_uri)
+            finally:
+                self._active -= 1
+
+    async def _cancel(self, next_uri: str) -> None:
+        """DELETE the query at the coordinator, whatever cancelled us."""
+        with trio.move_on_after(CANCEL_GRACE_SECS) as scope:
+            scope.shield = True
+            with contextlib.suppress(httpx.HTTPError):
+                await self._http().delete(next_uri)
+        if scope.cancelled_caught:
+            log.warning("cluster did not confirm the cancel", cluster=self.name)
+
+    async def health_check(self, query: str | None = None) -> None:
+        if query is None:
+            info = await self._request("GET", f"{self.endpoint}/v1/info")
+            if info.get("starting"):
+                raise QueryError(ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' is starting")
+            return
+        session = Session(protocol=_HEALTH_PROTOCOL, user="qflux-health")
+        async with self.execute(query, session) as result:
+            async for _ in result:
+                pass
+
+    async def catalog(self) -> Catalog:
+        """Columns from `information_schema` of the configured catalog (or the
+        coordinator's default for the service user)."""
+        prefix = f'"{self.catalog_name}".' if self.catalog_name else ""
+        sql = (
+            "SELECT table_catalog, table_schema, table_name, column_name, data_type"
+            f" FROM {prefix}information_schema.columns"
+            " WHERE table_schema <> 'information_schema'"
+            " ORDER BY table_catalog, table_schema, table_name, ordinal_position"
+        )
+        session = Session(protocol=_HEALTH_PROTOCOL, user="qflux-catalog")
+        tables: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+        async with self.execute(sql, session) as result:
+            async for batch in result:
+                for catalog, schema, table, column, data_type in zip(
+                    *(batch.column(i).to_pylist() for i in range(5)), strict=True
+                ):
+                    tables.setdefault(catalog, {}).setdefault(schema, {}).setdefault(table, {})[
+                        column
+                    ] = data_type
+        default_catalog = self.catalog_name or next(iter(tables), None)
+        return Catalog(tables, "trino", default_catalog, self.schema_name)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class _TrinoResult(Result):
+    """Pages fetched as the frontend pulls batches; `next_uri` is None once finished."""
+
+    def __init__(self, engine: TrinoEngine) -> None:
+        self._engine = engine
+        self._decoder: PageDecoder | None = None
+        self._ahead: list[pa.RecordBatch] = []
+        self.next_uri: str | None = None
+        self.schema = pa.schema([])
+
+    async def start(self, page: dict[str, Any]) -> None:
+        """Follow pages until the columns are known (the schema) or the query ends."""
+        self._take(page)
+        while self._decoder is None and self.next_uri is not None:
+            self._take(await self._engine._request("GET", self.next_uri))
+
+    def _take(self, page: dict[str, Any]) -> None:
+        self.next_uri = page.get("nextUri")
+        if self._decoder is None and page.get("columns"):
+            self._decoder = PageDecoder.from_columns(page["columns"])
+            self.schema = self._decoder.schema
+        if page.get("updateCount") is not None:
+            self.update_count = int(page["updateCount"])
+        rows = page.get("data")
+        if rows and self._decoder is not None:
+            try:
+                self._ahead.append(self._decoder.batch(rows))
+            except (ValueError, TypeError, pa.ArrowException) as exc:
+                raise QueryError(
+                    ErrorCode.ENGINE_ERROR,
+                    f"cannot read a page from cluster '{self._engine.name}': {exc}",
+                ) from exc
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        while True:
+            while self._ahead:
+                yield self._ahead.pop(0)
+            if self.next_uri is None:
+                return
+            self._take(await self._engine._request("GET", self.next_uri))
+
+
+def _query_error(error: dict[str, Any]) -> QueryError:
+    name = str(error.get("errorName", ""))
+    code = _ERROR_NAMES.get(name)
+    if code is None:
+        code = (
+            ErrorCode.SEMANTIC_ERROR
+            if error.get("errorType") == "USER_ERROR"
+            else ErrorCode.ENGINE_ERROR
+        )
+    return QueryError(code, str(error.get("message") or name or "query failed"))
+
+
+#: Queries qflux sends on its own behalf (health probes, catalog discovery).
+_HEALTH_PROTOCOL = FrontendProtocol.TRINO_HTTP
