@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -35,6 +36,27 @@ log = structlog.get_logger("qflux.engines")
 CANCEL_GRACE_SECS = 5.0
 #: How often a cancelled call is interrupted again until it returns.
 INTERRUPT_RETRY_SECS = 0.05
+
+
+class ActiveCalls:
+    """Driver calls still running in worker threads: what `Engine.active_calls` reports,
+    so tests and shutdown can see that a cancelled call really returned."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def tracked(self, fn: Callable[[], T]) -> Callable[[], T]:
+        def call() -> T:
+            with self._lock:
+                self.count += 1
+            try:
+                return fn()
+            finally:
+                with self._lock:
+                    self.count -= 1
+
+        return call
 
 
 class Engine(abc.ABC):
@@ -79,10 +101,12 @@ class Engine(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections and threads."""
 
+    _calls: ActiveCalls | None = None  # set by engines that call drivers in threads
+
     @property
     def active_calls(self) -> int:
         """Driver calls still running in worker threads (0 once a cancel completed)."""
-        return 0
+        return self._calls.count if self._calls is not None else 0
 
 
 async def run_interruptible(
@@ -100,8 +124,14 @@ async def run_interruptible(
     """
     finished = trio.Event()
     token = trio.lowlevel.current_trio_token()
+    lock = threading.Lock()
+    state = {"started": False, "abandoned": False}
 
     def call() -> T:
+        with lock:  # a call cancelled before it began must never begin
+            if state["abandoned"]:
+                raise RuntimeError("cancelled before it started")
+            state["started"] = True
         try:
             return fn()
         finally:
@@ -111,6 +141,10 @@ async def run_interruptible(
     try:
         return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
     except trio.Cancelled:
+        with lock:
+            if not state["started"]:  # still waiting for a thread: nothing to interrupt
+                state["abandoned"] = True
+                raise
         started = time.perf_counter()
         with trio.move_on_after(CANCEL_GRACE_SECS) as grace:
             grace.shield = True

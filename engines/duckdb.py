@@ -8,7 +8,6 @@ the worker, so a cancelled query stops at the engine and the database stays usab
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from qflux.core import (
     Session,
 )
 
-from .base import Catalog, Engine, run_interruptible
+from .base import ActiveCalls, Catalog, Engine, run_interruptible
 
 T = TypeVar("T")
 log = structlog.get_logger("qflux.engines.duckdb")
@@ -62,6 +61,7 @@ class DuckDbEngine(Engine):
     """An in-process DuckDB database (`databasePath`, or in memory when absent)."""
 
     engine_type = EngineType.DUCKDB
+    _calls: ActiveCalls
 
     def __init__(self, name: str, database_path: str | None, max_threads: int = 8) -> None:
         self.name = name
@@ -74,12 +74,7 @@ class DuckDbEngine(Engine):
         # Probes get their own thread, so a cluster busy with queries still answers
         # its health check instead of looking dead.
         self._probe_limiter = trio.CapacityLimiter(1)
-        self._active = 0
-        self._active_lock = threading.Lock()
-
-    @property
-    def active_calls(self) -> int:
-        return self._active
+        self._calls = ActiveCalls()
 
     async def _call(
         self,
@@ -87,18 +82,12 @@ class DuckDbEngine(Engine):
         fn: Callable[[], T],
         limiter: trio.CapacityLimiter | None = None,
     ) -> T:
-        def tracked() -> T:
-            with self._active_lock:
-                self._active += 1
-            try:
-                return fn()
-            finally:
-                with self._active_lock:
-                    self._active -= 1
-
         try:
             return await run_interruptible(
-                tracked, cursor.interrupt, limiter or self._limiter, engine=self.name
+                self._calls.tracked(fn),
+                cursor.interrupt,
+                limiter or self._limiter,
+                engine=self.name,
             )
         except duckdb.Error as exc:
             raise to_query_error(exc) from exc

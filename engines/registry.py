@@ -17,13 +17,21 @@ class EngineUnavailable(Exception):
     """The config names an engine this build cannot run yet."""
 
 
-AVAILABLE = (EngineType.DUCKDB, EngineType.TRINO)
+AVAILABLE = (EngineType.DUCKDB, EngineType.POSTGRES, EngineType.STARROCKS, EngineType.TRINO)
 
 
 def create_engine(name: str, config: ClusterConfig) -> Engine:
     """The adapter for `config.engine`; network adapters are imported only when used."""
     if config.engine == EngineType.DUCKDB:
         return DuckDbEngine(name, config.database_path, max_threads=config.max_running_queries or 8)
+    if config.engine == EngineType.POSTGRES:
+        from .postgres import PostgresEngine
+
+        return PostgresEngine(name, config)
+    if config.engine == EngineType.STARROCKS:
+        from .starrocks import StarRocksEngine
+
+        return StarRocksEngine(name, config)
     if config.engine == EngineType.TRINO:
         from .trino import TrinoEngine
 

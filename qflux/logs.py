@@ -41,3 +41,6 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The PostgreSQL engine closes a cancelled query's connection on purpose; the pool
+    # would log each one as a warning.
+    logging.getLogger("psycopg.pool").setLevel(max(root.level, logging.ERROR))

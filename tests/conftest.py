@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 import pytest
@@ -58,6 +59,13 @@ def named_duckdb_files(tmp_path: Any) -> Callable[..., dict[str, str]]:
         return paths
 
     return make
+
+
+def service_unavailable(reason: str) -> NoReturn:
+    """Skip a test whose service is missing, or fail it where services are required (CI)."""
+    if os.environ.get("QFLUX_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

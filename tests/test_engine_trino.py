@@ -86,7 +86,8 @@ async def test_types_arrive_as_arrow(backend):
         schema, rows = await fetch(
             engine,
             """SELECT true AS b, CAST(7 AS TINYINT) AS t, 9007199254740993 AS big,
-                      CAST(1.5 AS REAL) AS r, CAST('NaN' AS DOUBLE) AS n, CAST(12345.67 AS DECIMAL(10,2)) AS d,
+                      CAST(1.5 AS REAL) AS r, CAST('NaN' AS DOUBLE) AS n,
+                      CAST(12345.67 AS DECIMAL(10,2)) AS d,
                       'héllo' AS s, X'6162' AS bin, DATE '2024-02-29' AS day,
                       TIME '13:14:15.123456' AS tm, TIMESTAMP '2024-01-02 03:04:05.678901' AS ts,
                       INTERVAL '3' DAY AS ds, ARRAY[1, NULL, 3] AS arr,
@@ -245,3 +246,39 @@ def test_postgres_client_through_qflux_to_a_trino_cluster(backend, make_proxy):
         with psycopg.connect(dsn) as conn:
             rows = conn.execute("SELECT id, name FROM items WHERE id < %s ORDER BY id", (2,))
             assert rows.fetchall() == [(0, "n0"), (1, "n1")]
+
+
+async def test_a_cluster_that_dies_mid_query_fails_it_and_the_engine_recovers(make_proxy):
+    """The coordinator goes away during a query: that query fails with a clear error,
+    and once a coordinator answers on the endpoint again, queries work."""
+
+    def backend_config(port: int) -> dict[str, Any]:
+        config = duckdb_config()
+        config["queryflux"] = {"frontends": {"trinoHttp": {"port": port}},
+                               "shutdownGraceSecs": 0}  # fmt: skip
+        return config
+
+    first_server = make_proxy(backend_config(0))
+    first = await trio.to_thread.run_sync(first_server.__enter__)
+    engine = TrinoEngine("remote", load_config(cluster_config(first)).clusters["remote"])
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_soon() -> None:
+                await trio.sleep(0.5)
+                await trio.to_thread.run_sync(first_server.__exit__, None, None, None)
+
+            nursery.start_soon(stop_soon)
+            with pytest.raises(QueryError) as failed:
+                await fetch(engine, SLOW)
+        second_server = make_proxy(backend_config(first.port()))
+        await trio.to_thread.run_sync(second_server.__enter__)
+        try:
+            _, rows = await fetch(engine, "SELECT 7 AS seven")
+        finally:
+            await trio.to_thread.run_sync(second_server.__exit__, None, None, None)
+    finally:
+        await engine.aclose()
+    message = failed.value.message  # the cluster's goodbye, or the refused reconnect
+    assert "shutting down" in message or "cannot reach cluster 'remote'" in message, message
+    assert rows == [{"seven": 7}]

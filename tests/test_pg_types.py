@@ -47,6 +47,8 @@ from qflux.frontends.pg_types import (
     decode_parameter,
 )
 
+from .conftest import service_unavailable
+
 POSTGRES_DSN = os.environ.get(
     "QFLUX_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
@@ -542,9 +544,7 @@ def postgres() -> Iterator[psycopg.Connection[Any]]:
     try:
         conn = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
     except psycopg.OperationalError as e:
-        if os.environ.get("QFLUX_REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_DSN!r}: {e}")
+        service_unavailable(f"PostgreSQL is not reachable at {POSTGRES_DSN!r}: {e}")
     conn.execute(
         "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres';"
         " SET extra_float_digits = 1; SET TimeZone = 'UTC'"

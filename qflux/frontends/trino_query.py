@@ -98,6 +98,7 @@ class TrinoQuery:
         self.delivered = False  # the last page was written to the client's socket
         self.error: QueryError | None = None
         self.schema: pa.Schema | None = None
+        self.update_count: int | None = None  # rows a DML statement changed, if told
         self._encoder: TrinoEncoder | None = None
         self._pending: pa.RecordBatch | None = None
         self._bytes_per_row = 0.0
@@ -130,6 +131,7 @@ class TrinoQuery:
                 self.schema = result.schema
                 async for batch in result:
                     await self._send.send(batch)
+                self.update_count = result.update_count
                 # All rows are out: let polls finish the last page now, not after the
                 # engine and the group slot are released.
                 self._produced_all = True
@@ -203,7 +205,7 @@ class TrinoQuery:
             error=trino_error(self.error) if done and self.error else None,
             warnings=[],
             update_type=self.update_type,
-            update_count=None,
+            update_count=self.update_count if done else None,
             set_headers=self.update if done and self.error is None else None,
         )
 
