@@ -24,12 +24,21 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 import pyarrow as pa
 import structlog
 import trio
 
 from qflux import __version__
-from qflux.core import EngineType, ErrorCode, FrontendProtocol, QueryError, Result, Session
+from qflux.core import (
+    EngineType,
+    ErrorCode,
+    FrontendProtocol,
+    QueryError,
+    Result,
+    Session,
+    TrinoRows,
+)
 from qflux.tags import format_tags
 
 from .base import CANCEL_GRACE_SECS, Catalog, Engine
@@ -159,8 +168,8 @@ class TrinoEngine(Engine):
                 f"cluster '{self.name}' answered HTTP {response.status_code}: {detail}",
             )
         try:
-            body = response.json()
-        except ValueError as exc:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise QueryError(
                 ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' sent a page that is not JSON"
             ) from exc
@@ -239,12 +248,16 @@ class TrinoEngine(Engine):
 
 
 class _TrinoResult(Result):
-    """Pages fetched as the frontend pulls batches; `next_uri` is None once finished."""
+    """Pages fetched as the frontend pulls them; `next_uri` is None once finished.
+
+    Rows stay in the cluster's JSON until asked for: `batches()` decodes them to Arrow,
+    `trino_rows()` hands them on as they are, for a client that speaks Trino itself.
+    """
 
     def __init__(self, engine: TrinoEngine) -> None:
         self._engine = engine
         self._decoder: PageDecoder | None = None
-        self._ahead: list[pa.RecordBatch] = []
+        self._ahead: list[list[list[Any]]] = []  # pages of rows not yet handed on
         self.next_uri: str | None = None
         self.schema = pa.schema([])
 
@@ -257,27 +270,37 @@ class _TrinoResult(Result):
     def _take(self, page: dict[str, Any]) -> None:
         self.next_uri = page.get("nextUri")
         if self._decoder is None and page.get("columns"):
+            self.trino_columns = page["columns"]
             self._decoder = PageDecoder.from_columns(page["columns"])
             self.schema = self._decoder.schema
         if page.get("updateCount") is not None:
             self.update_count = int(page["updateCount"])
-        rows = page.get("data")
-        if rows and self._decoder is not None:
-            try:
-                self._ahead.append(self._decoder.batch(rows))
-            except (ValueError, TypeError, pa.ArrowException) as exc:
-                raise QueryError(
-                    ErrorCode.ENGINE_ERROR,
-                    f"cannot read a page from cluster '{self._engine.name}': {exc}",
-                ) from exc
+        if page.get("data"):
+            self._ahead.append(page["data"])
 
-    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+    async def _pages(self) -> AsyncIterator[list[list[Any]]]:
         while True:
             while self._ahead:
                 yield self._ahead.pop(0)
             if self.next_uri is None:
                 return
             self._take(await self._engine._request("GET", self.next_uri))
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        async for rows in self._pages():
+            if self._decoder is None:
+                continue
+            try:
+                yield self._decoder.batch(rows)
+            except (ValueError, TypeError, pa.ArrowException) as exc:
+                raise QueryError(
+                    ErrorCode.ENGINE_ERROR,
+                    f"cannot read a page from cluster '{self._engine.name}': {exc}",
+                ) from exc
+
+    async def trino_rows(self) -> AsyncIterator[TrinoRows]:
+        async for rows in self._pages():
+            yield TrinoRows(orjson.dumps(rows), len(rows))
 
 
 def _query_error(error: dict[str, Any]) -> QueryError:

@@ -179,6 +179,9 @@ class Result:
 
     schema: pa.Schema
     update_count: int | None = None
+    #: A Trino cluster's own result `columns`, when its rows can go to a Trino client
+    #: exactly as the cluster wrote them (`trino_rows`); None for every other engine.
+    trino_columns: list[dict[str, Any]] | None = None
 
     def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         return self.batches()
@@ -186,6 +189,19 @@ class Result:
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:
         raise NotImplementedError
         yield  # pragma: no cover
+
+    async def trino_rows(self) -> AsyncIterator[TrinoRows]:
+        """The rows in the Trino cluster's JSON, page by page (with `trino_columns`)."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+@attrs.frozen
+class TrinoRows:
+    """Rows as a Trino server writes them: a JSON array of row arrays."""
+
+    json: bytes
+    count: int
 
 
 @attrs.define

@@ -32,6 +32,7 @@ from qflux.core import (
     Result,
     RoutingStep,
     Session,
+    TrinoRows,
     new_query_id,
 )
 from qflux.persistence.memory import InMemoryHistory
@@ -242,9 +243,17 @@ class _CountingResult(Result):
         self._inner = inner
         self._record = record
         self.schema: pa.Schema = inner.schema
+        self.trino_columns = inner.trino_columns
         self.update_count = inner.update_count
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:
         async for batch in self._inner:
             self._record.rows_returned += batch.num_rows
             yield batch
+        self.update_count = self._inner.update_count  # some engines learn it at the end
+
+    async def trino_rows(self) -> AsyncIterator[TrinoRows]:
+        async for rows in self._inner.trino_rows():
+            self._record.rows_returned += rows.count
+            yield rows
+        self.update_count = self._inner.update_count

@@ -282,3 +282,27 @@ async def test_a_cluster_that_dies_mid_query_fails_it_and_the_engine_recovers(ma
     message = failed.value.message  # the cluster's goodbye, or the refused reconnect
     assert "shutting down" in message or "cannot reach cluster 'remote'" in message, message
     assert rows == [{"seven": 7}]
+
+
+def test_a_trino_client_gets_the_clusters_pages_as_they_are(backend, make_proxy):
+    """Trino client to Trino cluster: columns (type signatures included) and row JSON
+    pass through unchanged, without a round trip through Arrow."""
+    import requests
+
+    def columns_and_rows(port: int) -> tuple[Any, list[Any]]:
+        url = f"http://127.0.0.1:{port}/v1/statement"
+        sql = (
+            "SELECT id, name, CAST(id AS DECIMAL(20,3)) AS d, ARRAY[id] AS a, "
+            "TIMESTAMP '2024-01-02 03:04:05.678' AS ts FROM items ORDER BY id"
+        )
+        page = requests.post(url, data=sql, headers={"X-Trino-User": "u"}, timeout=10).json()
+        columns, rows = None, []
+        while True:
+            columns = columns or page.get("columns")
+            rows += page.get("data") or []
+            if "nextUri" not in page:
+                return columns, rows
+            page = requests.get(page["nextUri"], timeout=10).json()
+
+    with make_proxy(cluster_config(backend)) as front:
+        assert columns_and_rows(front.port()) == columns_and_rows(backend.port())

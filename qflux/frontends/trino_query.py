@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import trio
 
-from qflux.core import CancelReason, QueryError, QueryStatus, new_query_id
+from qflux.core import CancelReason, QueryError, QueryStatus, TrinoRows, new_query_id
 from qflux.dispatch import Dispatcher, QueryHandle
 from qflux.frontends.trino_types import TrinoEncoder
 from qflux.protocols.trino_http import QueryResults, SessionUpdate
@@ -100,10 +100,11 @@ class TrinoQuery:
         self.schema: pa.Schema | None = None
         self.update_count: int | None = None  # rows a DML statement changed, if told
         self._encoder: TrinoEncoder | None = None
-        self._pending: pa.RecordBatch | None = None
+        self._pending: pa.RecordBatch | TrinoRows | None = None
+        self._cluster_columns: list[dict[str, Any]] | None = None
         self._bytes_per_row = 0.0
         self._produced_all = False
-        self._send, self._receive = trio.open_memory_channel[pa.RecordBatch](1)
+        self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
         self._started = time.time()
 
     @property
@@ -129,8 +130,13 @@ class TrinoQuery:
                 return
             async with dispatcher.run(self.handle) as result:
                 self.schema = result.schema
-                async for batch in result:
-                    await self._send.send(batch)
+                if result.trino_columns is not None:  # a Trino cluster: its rows as sent
+                    self._cluster_columns = result.trino_columns
+                    async for rows in result.trino_rows():
+                        await self._send.send(rows)
+                else:
+                    async for batch in result:
+                        await self._send.send(batch)
                 self.update_count = result.update_count
                 # All rows are out: let polls finish the last page now, not after the
                 # engine and the group slot are released.
@@ -175,6 +181,8 @@ class TrinoQuery:
         batch = self._pending
         assert batch is not None
         self._pending = None
+        if isinstance(batch, TrinoRows):  # already a page of the cluster's JSON
+            return batch.json
         if self._encoder is None:  # the result schema carries the engine's type hints
             self._encoder = TrinoEncoder(self.schema or batch.schema, batch)
         if self._bytes_per_row == 0.0:
@@ -213,6 +221,8 @@ class TrinoQuery:
         return self._receive.statistics().current_buffer_used > 0
 
     def _columns(self) -> list[dict[str, Any]] | None:
+        if self._cluster_columns is not None:
+            return self._cluster_columns
         if self._encoder is not None:
             return self._encoder.columns
         if self.schema is not None and (self._produced_all or len(self.schema) == 0):
