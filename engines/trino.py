@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
+from base64 import b64encode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,12 @@ CONNECT_TIMEOUT_SECS = 10.0
 #: A page request may long-poll at the coordinator; this bounds a dead one.
 READ_TIMEOUT_SECS = 120.0
 MAX_CONNECTIONS = 64
+_TIMEOUTS = {
+    "connect": CONNECT_TIMEOUT_SECS,
+    "read": READ_TIMEOUT_SECS,
+    "write": READ_TIMEOUT_SECS,
+    "pool": READ_TIMEOUT_SECS,
+}
 
 _ERROR_NAMES = {
     "SYNTAX_ERROR": ErrorCode.SYNTAX_ERROR,
@@ -92,30 +99,28 @@ class TrinoEngine(Engine):
         self._verify: bool | str = True
         if tls is not None:
             self._verify = False if tls.insecure_skip_verify else (tls.ca_file or True)
-        self._client: httpx.AsyncClient | None = None
+        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._base_headers = [("User-Agent", f"qflux/{__version__}")]
+        if self._auth is not None and self._auth.type == "basic":
+            pair = f"{self._auth.username or ''}:{self._auth.password or ''}".encode()
+            self._base_headers.append(("Authorization", "Basic " + b64encode(pair).decode()))
+        elif self._auth is not None and self._auth.type == "bearer":
+            self._base_headers.append(("Authorization", f"Bearer {self._auth.token}"))
         self._active = 0
 
     @property
     def active_calls(self) -> int:
         return self._active
 
-    def _http(self) -> httpx.AsyncClient:
-        """One client (and connection pool) per engine, made on first use in the run."""
-        if self._client is None:
-            auth: httpx.Auth | None = None
-            headers = {"User-Agent": f"qflux/{__version__}"}
-            if self._auth is not None and self._auth.type == "basic":
-                auth = httpx.BasicAuth(self._auth.username or "", self._auth.password or "")
-            elif self._auth is not None and self._auth.type == "bearer":
-                headers["Authorization"] = f"Bearer {self._auth.token}"
-            self._client = httpx.AsyncClient(
-                auth=auth,
-                headers=headers,
-                verify=self._verify,
-                timeout=httpx.Timeout(READ_TIMEOUT_SECS, connect=CONNECT_TIMEOUT_SECS),
-                limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+    def _http(self) -> httpx.AsyncHTTPTransport:
+        """One connection pool per engine, made on first use in the run. Requests go to
+        the transport itself: the client layer's cookies, redirects and auth flow cost
+        more per page than the coordinator's answer to `SELECT 1`, and Trino needs none."""
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(
+                verify=self._verify, limits=httpx.Limits(max_connections=MAX_CONNECTIONS)
             )
-        return self._client
+        return self._transport
 
     def _headers(self, session: Session) -> dict[str, str]:
         own_user = self._auth.username if self._auth is not None else None
@@ -139,36 +144,55 @@ class TrinoEngine(Engine):
             )
         return headers
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    async def _send(
+        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes
+    ) -> tuple[int, bytes]:
+        request = httpx.Request(
+            method, url, headers=headers, content=content, extensions={"timeout": _TIMEOUTS}
+        )
+        response = await self._http().handle_async_request(request)
+        try:
+            return response.status_code, await response.aread()
+        finally:
+            await response.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        content: bytes = b"",
+    ) -> dict[str, Any]:
         """One protocol request, retried where Trino's clients retry; the JSON body."""
+        all_headers = self._base_headers + list((headers or {}).items())
         delay = RETRY_FIRST_DELAY_SECS
         for attempt in range(RETRY_ATTEMPTS):
             last = attempt == RETRY_ATTEMPTS - 1
             try:
-                response = await self._http().request(method, url, **kwargs)
+                status, body = await self._send(method, url, all_headers, content)
             except httpx.TransportError as exc:
-                if last or (
-                    method == "POST" and isinstance(exc, httpx.WriteError | httpx.ReadError)
-                ):
+                # A POST that may have reached the coordinator is not sent twice.
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if last or (method == "POST" and not unsent):
                     raise QueryError(
                         ErrorCode.ENGINE_ERROR, f"cannot reach cluster '{self.name}': {exc!r}"
                     ) from exc
             else:
-                if response.status_code not in RETRY_STATUSES or last:
-                    return self._body(response)
+                if status not in RETRY_STATUSES or last:
+                    return self._body(status, body)
             await trio.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
 
-    def _body(self, response: httpx.Response) -> dict[str, Any]:
-        if response.status_code != 200:
-            detail = response.text[:500].strip()
+    def _body(self, status: int, content: bytes) -> dict[str, Any]:
+        if status != 200:
+            detail = content[:500].decode("utf-8", "replace").strip()
             raise QueryError(
                 ErrorCode.ENGINE_ERROR,
-                f"cluster '{self.name}' answered HTTP {response.status_code}: {detail}",
+                f"cluster '{self.name}' answered HTTP {status}: {detail}",
             )
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise QueryError(
                 ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' sent a page that is not JSON"
@@ -203,7 +227,7 @@ class TrinoEngine(Engine):
         with trio.move_on_after(CANCEL_GRACE_SECS) as scope:
             scope.shield = True
             with contextlib.suppress(httpx.HTTPError):
-                await self._http().delete(next_uri)
+                await self._send("DELETE", next_uri, self._base_headers, b"")
         if scope.cancelled_caught:
             log.warning("cluster did not confirm the cancel", cluster=self.name)
 
@@ -242,9 +266,9 @@ class TrinoEngine(Engine):
         return Catalog(tables, "trino", default_catalog, self.schema_name)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
 
 class _TrinoResult(Result):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -276,9 +277,7 @@ class PageDecoder:
 
     @classmethod
     def from_columns(cls, columns: Sequence[dict[str, Any]]) -> PageDecoder:
-        fields = [arrow_field(c["name"], c["type"]) for c in columns]
-        converters = tuple(converter(parse_type(c["type"])) for c in columns)
-        return cls(pa.schema(fields), converters)
+        return _decoder(tuple((c["name"], c["type"]) for c in columns))
 
     def batch(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         arrays = []
@@ -288,3 +287,11 @@ class PageDecoder:
                 values = [None if v is None else convert(v) for v in values]
             arrays.append(pa.array(values, field.type))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decoder(columns: tuple[tuple[str, str], ...]) -> PageDecoder:
+    """Dashboards repeat the same result shapes: parse each one once."""
+    fields = [arrow_field(name, text) for name, text in columns]
+    converters = tuple(converter(parse_type(text)) for _, text in columns)
+    return PageDecoder(pa.schema(fields), converters)

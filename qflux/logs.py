@@ -6,9 +6,15 @@ import logging
 import sys
 from typing import Literal
 
+import orjson
 import structlog
 
 LogFormat = Literal["auto", "json", "console"]
+
+
+def _json(value: object, **_: object) -> str:
+    """orjson writes a log line several times faster than the stdlib encoder."""
+    return orjson.dumps(value, default=str).decode()
 
 
 def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> None:
@@ -20,7 +26,9 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer(serializer=_json)
     )
     structlog.configure(
         processors=[

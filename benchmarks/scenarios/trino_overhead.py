@@ -1,0 +1,89 @@
+"""The Trino path's added latency, measured as QueryFlux publishes its own: the same
+client sends `SELECT 1` to a Trino coordinator that answers at once, directly and
+through qflux (Trino HTTP frontend -> Trino engine), 500 rounds after 50 warm-ups,
+interleaved. Targets (reported, not asserted): p50 <= 0.30 ms, p99 <= 0.80 ms added."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from typing import Any
+
+import requests
+
+from benchmarks.harness import Proxy, free_port, interleaved, latency_table, overhead
+
+TARGET_P50_MS = 0.30
+TARGET_P99_MS = 0.80
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    mock = subprocess.Popen([sys.executable, "-m", "benchmarks.mock_trino", str(port)])
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/v1/info")
+        config = {
+            "clusters": {
+                "trino": {
+                    "engine": "trino",
+                    "endpoint": f"http://127.0.0.1:{port}",
+                    "maxRunningQueries": 64,
+                },
+            },
+            "clusterGroups": {"g": {"members": ["trino"], "maxRunningQueries": 64}},
+            "routingFallback": "g",
+        }
+        with Proxy(config) as proxy:
+            direct = _client(port)
+            proxied = _client(proxy.port())
+            samples = interleaved(
+                {"direct to the coordinator": direct, "via qflux": proxied},
+                iterations=100 if options.quick else 500,
+                warmup=20 if options.quick else 50,
+            )
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    result = overhead(samples, "direct to the coordinator", "via qflux")
+    added = result["added by the proxy path"]
+    result["targets"] = {
+        "p50 <= 0.30 ms": "met" if added["p50"] <= TARGET_P50_MS else "missed",
+        "p99 <= 0.80 ms": "met" if added["p99"] <= TARGET_P99_MS else "missed",
+    }
+    return result
+
+
+def _client(port: int) -> Any:
+    """One `SELECT 1` the way a minimal Trino client does it: POST, then follow
+    `nextUri` until the query is finished, on a kept-alive connection."""
+    session = requests.Session()
+    url = f"http://127.0.0.1:{port}/v1/statement"
+    headers = {"X-Trino-User": "bench"}
+
+    def query() -> None:
+        page = session.post(url, data=b"SELECT 1", headers=headers).json()
+        while "nextUri" in page:
+            page = session.get(page["nextUri"]).json()
+        assert page.get("data") == [[1]], page
+
+    return query
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    targets = ", ".join(f"{name}: {state}" for name, state in result["targets"].items())
+    return [*latency_table("SELECT 1, Trino path (instant coordinator)", result),
+            f"targets for the added latency: {targets}"]  # fmt: skip
