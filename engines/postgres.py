@@ -13,8 +13,11 @@ Cancelling the query's scope while a driver call runs sends a cancel request
 and the connection is then closed and handed back to the pool, which discards it: a
 connection whose query was cancelled, killed or broken is never reused. Leaving between
 batches (nothing runs at the server then) rolls the transaction back and keeps the
-connection. Every connection returned to the pool is reset with DISCARD ALL, so no
-client's session state (search_path, SET, temp tables) reaches the next query.
+connection. A connection that ran anything but a query, or a query with the session's
+search_path, is reset with DISCARD ALL when it goes back, so no client's session state
+(search_path, SET, temp tables) reaches the next query; a connection idle for more
+than a second is checked before it is handed out. The two round trips are skipped
+where they cannot matter: they cost as much as `SELECT 1` itself.
 
 Arrow types come from the result's type oids (see `_SCALARS`):
 
@@ -82,6 +85,8 @@ log = structlog.get_logger("qflux.engines.postgres")
 #: Rows per FETCH and per Arrow batch: amortises a round trip and a thread hop while
 #: one batch of wide rows stays a few MB of Python objects.
 BATCH_ROWS = 10_000
+#: A pooled connection idle longer than this is pinged before a query gets it.
+IDLE_CHECK_SECS = 1.0
 #: How long a query waits for a pooled connection before failing.
 ACQUIRE_TIMEOUT_SECS = 30.0
 #: A query waiting this long for a connection checks that the server is reachable
@@ -156,6 +161,8 @@ class PostgresEngine(Engine):
         self._probe_limiter = trio.CapacityLimiter(1)
         self._pool: ConnectionPool[Connection] | None = None
         self._pool_lock = threading.Lock()
+        self._returned_at: dict[int, float] = {}  # id(connection) -> when it came back
+        self._dirty: set[int] = set()  # ids of connections that need DISCARD ALL
         self._closed = False
         self._calls = ActiveCalls()
 
@@ -232,8 +239,8 @@ class PostgresEngine(Engine):
                     min_size=0,
                     max_size=self.pool_size + 1,
                     open=False,
-                    check=ConnectionPool.check_connection,
-                    reset=_reset,
+                    check=self._check,
+                    reset=self._reset,
                     name=f"qflux-{self.name}",
                     reconnect_timeout=RECONNECT_SECS,
                 )
@@ -263,7 +270,22 @@ class PostgresEngine(Engine):
                 probe_at = now + gap
         raise QueryError(ErrorCode.CANCELLED, "cancelled while waiting for a connection")
 
+    def _check(self, conn: Connection) -> None:
+        """Pool: a connection idle long enough to have been dropped is pinged first."""
+        if time.monotonic() - self._returned_at.get(id(conn), 0.0) > IDLE_CHECK_SECS:
+            ConnectionPool.check_connection(conn)
+
+    def _reset(self, conn: Connection) -> None:
+        """Pool: a connection that may carry session state starts the next query fresh."""
+        if id(conn) in self._dirty:
+            self._dirty.discard(id(conn))
+            conn.execute("DISCARD ALL")
+
+    def mark_dirty(self, conn: Connection) -> None:
+        self._dirty.add(id(conn))
+
     def putconn(self, conn: Connection) -> None:
+        self._returned_at[id(conn)] = time.monotonic()
         pool = self._pool
         if pool is not None:
             pool.putconn(conn)
@@ -308,11 +330,6 @@ def connection_kwargs(name: str, config: ClusterConfig) -> dict[str, Any]:
     # ALL (the pool's reset) would drop them under psycopg's feet.
     params.update(autocommit=True, prepare_threshold=None, context=_ADAPTERS)
     return params
-
-
-def _reset(conn: Connection) -> None:
-    """Pool worker: a returned connection starts the next query with a fresh session."""
-    conn.execute("DISCARD ALL")
 
 
 class _Query:
@@ -386,6 +403,10 @@ class _Query:
         finally:
             self._busy.release()
 
+    def drop(self) -> None:
+        """Worker thread: give back a broken connection (the pool replaces it)."""
+        self._return()
+
     def _return(self) -> None:
         with self._cancelling:  # never close under a cancel request still using it
             conn, self.conn = self.conn, None
@@ -415,11 +436,28 @@ class _PgResult(Result):
 
     def start(self, sql_text: str, schema: str | None) -> None:
         """Worker thread: run the statement and read its first batch."""
-        conn = self._query.connect()
+        declarable = _may_declare(sql_text)
+        opening: list[sql.SQL | sql.Composed] = []
         if schema:
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        if _may_declare(sql_text):
-            conn.execute("BEGIN")
+            opening.append(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        if declarable:
+            opening.append(sql.SQL("BEGIN"))
+        conn = self._query.connect()
+        if opening:
+            try:
+                conn.execute(opening[0])
+            except psycopg.OperationalError:
+                if not conn.broken or self._query.cancelled:
+                    raise
+                # A pooled connection that died while idle: nothing ran, take another.
+                self._query.drop()
+                conn = self._query.connect()
+                conn.execute(opening[0])
+            for statement in opening[1:]:
+                conn.execute(statement)
+        if schema or not declarable:
+            self._engine.mark_dirty(conn)
+        if declarable:
             cursor = conn.cursor(_CURSOR_NAME, scrollable=False)
             try:
                 cursor.execute(sql_text)

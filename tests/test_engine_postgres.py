@@ -423,8 +423,8 @@ async def test_cancel_between_batches_rolls_back_and_keeps_the_connection(
                 scope.cancel()
                 await trio.sleep(0)
     assert scope.cancelled_caught and engine.active_calls == 0
-    # Back in the pool once its reset ran, and handed out again.
-    await wait_for(lambda: backends(admin, app) == [(pid, "idle", "DISCARD ALL")], timeout=2)
+    # Back in the pool, rolled back (a plain query leaves no session state), and reused.
+    await wait_for(lambda: backends(admin, app) == [(pid, "idle", "ROLLBACK")], timeout=2)
     _, [row] = await rows_of(engine, "SELECT pg_backend_pid() AS pid")
     assert row == {"pid": pid}
 

@@ -158,14 +158,21 @@ def _insert_types(tree: exp.Expr, columns: ColumnTypes) -> dict[int, int]:
     return types
 
 
-def bind_parameters(sql: str, values: Sequence[exp.Expr]) -> str:
-    """Put parameter values into the statement's tree in place of `$n`, never as text."""
+def bind_parameters(sql: str, values: Sequence[exp.Expr], parsed: exp.Expr | None = None) -> str:
+    """Put parameter values into the statement's tree in place of `$n`, never as text.
+
+    `parsed` is the statement's tree from Parse, if it has one: a prepared statement
+    executed many times is parsed once, and each Bind works on a copy.
+    """
     if not values:
         return sql
-    try:
-        tree = sqlglot.parse_one(normalize(sql), read="postgres")
-    except sqlglot.errors.ParseError as exc:
-        raise QueryError(ErrorCode.SYNTAX_ERROR, str(exc)) from exc
+    if parsed is not None:
+        tree = parsed.copy()
+    else:
+        try:
+            tree = sqlglot.parse_one(normalize(sql), read="postgres")
+        except sqlglot.errors.ParseError as exc:
+            raise QueryError(ErrorCode.SYNTAX_ERROR, str(exc)) from exc
     for node in list(tree.find_all(exp.Parameter)):
         n = number(node)
         if n is not None:

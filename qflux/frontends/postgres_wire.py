@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("qflux.postgres")
 
 RECEIVE_BYTES = 65_536
+#: Queued replies are written once the client waits for them, or at this size.
+FLUSH_BYTES = 65_536
 #: While a query runs, read ahead at most this much of the client's next messages.
 READ_AHEAD_BYTES = 1 << 20
 
@@ -90,6 +92,7 @@ class _Statement:
     sql: str
     param_types: tuple[int, ...]
     param_count: int
+    tree: Any = None  # parsed once at Parse, for every Bind
 
 
 @attrs.define
@@ -131,9 +134,31 @@ class _Connection:
     statements: dict[str, _Statement] = attrs.field(factory=dict)
     portals: dict[str, _Portal] = attrs.field(factory=dict)
     connected_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+    out: bytearray = attrs.field(factory=bytearray)  # replies not yet written
 
     async def send(self, *events: Any) -> None:
-        await self.stream.send_all(b"".join(self.conn.send(event) for event in events))
+        """Queue messages; they leave together when the client waits for them (`flush`)
+        or once a page's worth is queued. One write per reply, not one per message."""
+        for event in events:
+            self.out += self.conn.send(event)
+        if len(self.out) >= FLUSH_BYTES:
+            await self.flush()
+
+    async def write(self, data: bytes) -> None:
+        """Queue messages encoded elsewhere (DataRows, CopyData)."""
+        self.out += data
+        if len(self.out) >= FLUSH_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.out:
+            data = bytes(self.out)
+            self.out.clear()
+            await self.stream.send_all(data)
+
+    async def send_now(self, *events: Any) -> None:
+        await self.send(*events)
+        await self.flush()
 
     def facts(self, sql: str) -> SessionFacts:
         """The session as the emulated catalog reports it."""
@@ -283,18 +308,18 @@ class PostgresWireFrontend:
         ):
             refusal = pg.error("28000", "cleartext passwords need a TLS connection", "FATAL")
         if refusal is not None:
-            await session.send(refusal)
+            await session.send_now(refusal)
             return False
 
         async def exchange(request: Any) -> Any:
-            await session.send(request)
+            await session.send_now(request)
             return await self._next(session.stream, session.conn)
 
         try:
             await self.authenticator.authenticate(session.user, exchange, session.send)
         except AuthFailed as exc:
             log.warning("authentication failed", user=session.user, peer=session.peer)
-            await session.send(pg.error("28P01", str(exc), "FATAL"))
+            await session.send_now(pg.error("28P01", str(exc), "FATAL"))
             return False
         return True
 
@@ -342,8 +367,13 @@ class PostgresWireFrontend:
 
     async def _messages(self, session: _Connection) -> None:
         while True:
-            event = await self._next(session.stream, session.conn)
+            event = session.conn.next_event()
+            if event is pg.NEED_DATA:  # the client has sent all it had: it waits for us
+                await session.flush()
+                event = await self._next(session.stream, session.conn)
             if isinstance(event, pg.Terminate | pg.ConnectionClosed):
+                if isinstance(event, pg.Terminate):
+                    await session.flush()
                 return
             if isinstance(event, pg.Query):
                 await self._simple_query(session, event.sql)
@@ -352,7 +382,7 @@ class PostgresWireFrontend:
                 await self._close_unnamed_portal(session)
                 await session.send(pg.ReadyForQuery(session.state.status))
             elif isinstance(event, pg.Flush):
-                continue  # every reply is sent as soon as it is ready
+                await session.flush()
             else:
                 try:
                     await self._extended(session, event)
@@ -429,7 +459,7 @@ class PostgresWireFrontend:
                         "00000",
                         f"query waits in cluster group '{group}' at queue position {position}",
                     )
-                    nursery.start_soon(session.send, notice)
+                    nursery.start_soon(session.send_now, notice)
 
                 async with self.dispatcher.run(handle, on_queued=queued) as result:
                     yield result
@@ -473,7 +503,7 @@ class PostgresWireFrontend:
             await session.send(pg.RowDescription(_fields(encoder)))
         rows = 0
         async for batch in result:
-            await session.stream.send_all(encoder.encode_data_rows(batch))
+            await session.write(encoder.encode_data_rows(batch))
             rows += batch.num_rows
         await session.send(pg.CommandComplete(command_tag(sql, rows, None)))
 
@@ -490,14 +520,14 @@ class PostgresWireFrontend:
             await session.send(pg.CopyOutResponse(code, (code,) * len(result.schema)))
             if copy.header:
                 names = pa.table({str(i): [n] for i, n in enumerate(result.schema.names)})
-                await session.stream.send_all(PgEncoder(names.schema).encode_copy_rows(names, copy))
+                await session.write(PgEncoder(names.schema).encode_copy_rows(names, copy))
             rows = 0
             async for batch in result:
                 if binary:
                     data = encoder.encode_copy_binary_rows(batch, first=rows == 0)
                 else:
                     data = encoder.encode_copy_rows(batch, copy)
-                await session.stream.send_all(data)
+                await session.write(data)
                 rows += batch.num_rows
         if binary:  # the trailer (with the header when no row carried it)
             end = (b"" if rows else COPY_BINARY_HEADER) + b"\xff\xff"
@@ -559,7 +589,7 @@ class PostgresWireFrontend:
             declared[i] if i < len(declared) and declared[i] else inferred.get(i + 1, 0)
             for i in range(count)
         )
-        session.statements[event.name] = _Statement(event.sql, types, count)
+        session.statements[event.name] = _Statement(event.sql, types, count, tree)
         await session.send(pg.ParseComplete())
 
     async def _bind(self, session: _Connection, event: Any) -> None:
@@ -589,7 +619,7 @@ class PostgresWireFrontend:
                 raise QueryError(
                     ErrorCode.INVALID_ARGUMENT, f"invalid value for parameter ${index + 1}: {exc}"
                 ) from exc
-        sql = bind_parameters(statement.sql, values)
+        sql = bind_parameters(statement.sql, values, statement.tree)
         await self._close_portal(session, event.portal)
         session.portals[event.portal] = _Portal(sql, tuple(event.result_formats))
         await session.send(pg.BindComplete())
@@ -606,7 +636,8 @@ class PostgresWireFrontend:
             if local is not None:
                 fields: tuple[Any, ...] = tuple(_text_field(name) for name in local)
             else:
-                probe = bind_parameters(statement.sql, [exp.Null()] * statement.param_count)
+                nulls = [exp.Null()] * statement.param_count
+                probe = bind_parameters(statement.sql, nulls, statement.tree)
                 fields = await self._result_fields(session, probe, ())
             description = pg.RowDescription(fields) if fields else pg.NoData()
             await session.send(pg.ParameterDescription(tuple(types)), description)
@@ -699,7 +730,7 @@ class PostgresWireFrontend:
             take = batch.num_rows if max_rows == 0 else min(batch.num_rows, max_rows - sent)
             cursor.pending = batch.slice(take) if take < batch.num_rows else None
             assert cursor.encoder is not None
-            await session.stream.send_all(cursor.encoder.encode_data_rows(batch.slice(0, take)))
+            await session.write(cursor.encoder.encode_data_rows(batch.slice(0, take)))
             sent += take
         await session.send(pg.PortalSuspended())
 
@@ -771,6 +802,8 @@ def _tls_context(config: PostgresWireConfig) -> ssl.SSLContext:
 
 def split_statements(sql: str) -> list[str]:
     """Split a simple-query string at top-level semicolons, keeping each statement's text."""
+    if ";" not in sql:  # one statement, the usual case: no need to tokenise
+        return [sql.strip()] if sql.strip() else []
     try:
         tokens = Tokenizer().tokenize(sql)
     except Exception:  # the engine will report what is wrong with it
