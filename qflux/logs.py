@@ -32,6 +32,7 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
     )
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # drop debug lines before any work on them
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

@@ -119,3 +119,18 @@ def _default_sections() -> dict[str, Any]:
     data = config_to_dict(default_config())
     data.pop("queryflux", None)
     return data
+
+
+def pgbench_tables(accounts: int = 100_000) -> tuple[str, ...]:
+    """DuckDB DDL for the tables `pgbench -S` reads (pgbench's own `-i` needs features
+    DuckDB lacks), with `accounts` rows in pgbench_accounts: for tests and benchmarks."""
+    return (
+        "CREATE TABLE pgbench_branches AS SELECT i AS bid, 0 AS bbalance, '' AS filler"
+        " FROM range(1, 2) t(i)",
+        "CREATE TABLE pgbench_tellers AS SELECT i AS tid, 1 AS bid, 0 AS tbalance, '' AS filler"
+        " FROM range(1, 11) t(i)",
+        "CREATE TABLE pgbench_accounts AS SELECT i AS aid, 1 AS bid, 0 AS abalance, '' AS filler"
+        f" FROM range(1, {accounts + 1}) t(i)",
+        "CREATE TABLE pgbench_history(tid int, bid int, aid int, delta int, mtime timestamp,"
+        " filler varchar)",
+    )

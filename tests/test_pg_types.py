@@ -509,6 +509,18 @@ def test_data_rows_frame_the_same_values(fmt: int) -> None:
     assert list(empty.encode_rows(no_columns)) == [(), ()]
 
 
+@pytest.mark.parametrize("fmt", [TEXT, BINARY])
+def test_small_batches_are_framed_byte_for_byte_as_large_ones(
+    fmt: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch, _ = duck(WIDE)
+    encoder = PgEncoder(batch.schema, fmt)
+    small = [encoder.encode_data_rows(batch.slice(i, 1)) for i in range(batch.num_rows)]
+    monkeypatch.setattr(pg_types, "SMALL_BATCH_ROWS", 0)  # every batch through the kernels
+    assert small == [encoder.encode_data_rows(batch.slice(i, 1)) for i in range(batch.num_rows)]
+    assert encoder.encode_data_rows(batch) == b"".join(small)
+
+
 def test_wrong_batch_shape() -> None:
     batch, _ = duck("SELECT 1 AS a")
     with pytest.raises(ValueError, match="batch has 2 columns, encoder expects 1"):

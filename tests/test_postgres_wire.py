@@ -15,6 +15,8 @@ import asyncpg
 import psycopg
 import pytest
 
+from qflux.testing import pgbench_tables
+
 from .conftest import duckdb_config, group_load, wait_until
 
 LONG_QUERY = "SELECT sum(i) FROM range(10000000000) t(i)"
@@ -298,16 +300,7 @@ def test_cursor_fetches_in_pieces_with_portal_suspended(pg_proxy):
     asyncio.run(main())
 
 
-PGBENCH_TABLES = (
-    "CREATE TABLE pgbench_branches AS SELECT i AS bid, 0 AS bbalance, '' AS filler"
-    " FROM range(1, 2) t(i)",
-    "CREATE TABLE pgbench_tellers AS SELECT i AS tid, 1 AS bid, 0 AS tbalance, '' AS filler"
-    " FROM range(1, 11) t(i)",
-    "CREATE TABLE pgbench_accounts AS SELECT i AS aid, 1 AS bid, 0 AS abalance, '' AS filler"
-    " FROM range(1, 100001) t(i)",
-    "CREATE TABLE pgbench_history(tid int, bid int, aid int, delta int, mtime timestamp,"
-    " filler varchar)",
-)
+PGBENCH_TABLES = pgbench_tables()
 
 
 @pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])

@@ -87,6 +87,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import re
@@ -1648,13 +1649,17 @@ class PgEncoder:
 
     def encode_data_rows(self, batch: pa.RecordBatch | pa.Table) -> bytes:
         """The batch as complete DataRow messages ('D', length, count, fields), ready to
-        write to the socket; framed with Arrow kernels, no per-row Python."""
+        write to the socket; framed with Arrow kernels, no per-row Python. A few rows
+        are framed in Python: each kernel call has a fixed cost that a point query's
+        one row would pay a dozen times over."""
         n = batch.num_rows
         count = struct.pack(">h", len(self._encoders))
         if n == 0:
             return b""
         if not self._encoders:
             return (b"D" + struct.pack(">i", 6) + count) * n
+        if n <= SMALL_BATCH_ROWS:
+            return _frame_rows_in_python(self.encode_columns(batch), count)
         # One concatenation per row: tag, length, count, then each field's length word
         # and bytes; the message length is summed from the field lengths first.
         parts: list[pa.Array | pa.Scalar] = []
@@ -1711,6 +1716,35 @@ class PgEncoder:
         if first:
             rows = _join(pa.array([COPY_BINARY_HEADER] + [b""] * (n - 1), _LB), rows)
         return _copy_data(rows)
+
+
+#: Up to this many rows, DataRows are framed in Python rather than with Arrow kernels.
+SMALL_BATCH_ROWS = 16
+_NULL_FIELD = b"\xff\xff\xff\xff"
+
+
+def _frame_rows_in_python(columns: list[pa.Array], count: bytes) -> bytes:
+    out = bytearray()
+    pack = struct.Struct(">i").pack
+    for row in zip(*(column.to_pylist() for column in columns), strict=True):
+        body = bytearray(count)
+        for value in row:
+            if value is None:
+                body += _NULL_FIELD
+            else:
+                body += pack(len(value))
+                body += value
+        out += b"D"
+        out += pack(len(body) + 4)
+        out += body
+    return bytes(out)
+
+
+@functools.lru_cache(maxsize=512)
+def cached_encoder(schema: pa.Schema, formats: tuple[int, ...] | int, timezone: str) -> PgEncoder:
+    """The encoder for a result shape a session saw before: choosing every column's
+    codec (and checking the time zone) costs more than encoding a point query's row."""
+    return PgEncoder(schema, formats, timezone=timezone)
 
 
 #: COPY's binary file header: signature, flags and header-extension length.

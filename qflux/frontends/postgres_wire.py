@@ -53,7 +53,12 @@ from qflux.frontends.pg_params import (
 )
 from qflux.frontends.pg_params import parse as parse_statement
 from qflux.frontends.pg_session import REPORTED, PgSessionState, command_tag
-from qflux.frontends.pg_types import COPY_BINARY_HEADER, PgEncoder, decode_parameter
+from qflux.frontends.pg_types import (
+    COPY_BINARY_HEADER,
+    PgEncoder,
+    cached_encoder,
+    decode_parameter,
+)
 from qflux.protocols import pgwire as pg
 
 if TYPE_CHECKING:
@@ -496,7 +501,7 @@ class PostgresWireFrontend:
             await session.send(pg.CommandComplete(command_tag(sql, 0, count)))
             return
         try:
-            encoder = PgEncoder(schema, formats or 0, timezone=session.state.parameters["TimeZone"])
+            encoder = cached_encoder(schema, formats or 0, session.state.parameters["TimeZone"])
         except ValueError as exc:  # an unknown TimeZone, a ragged nested array ...
             raise QueryError(ErrorCode.INVALID_ARGUMENT, str(exc)) from exc
         if describe and len(schema):
@@ -677,7 +682,7 @@ class PostgresWireFrontend:
                 pass
         if _is_row_count(sql, schema):
             return ()
-        return _fields(PgEncoder(schema, formats or 0))
+        return _fields(cached_encoder(schema, formats or 0, "UTC"))
 
     async def _execute(self, session: _Connection, event: Any) -> None:
         portal = session.portals.get(event.portal)
@@ -747,8 +752,9 @@ class PostgresWireFrontend:
             started = False
             try:
                 async with send, self.dispatcher.run(handle) as result:
-                    cursor.encoder = PgEncoder(result.schema, portal.result_formats or 0,
-                                               timezone=timezone)  # fmt: skip
+                    cursor.encoder = cached_encoder(
+                        result.schema, portal.result_formats or 0, timezone
+                    )
                     task_status.started()
                     started = True
                     async for batch in result:
