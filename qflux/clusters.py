@@ -91,6 +91,7 @@ class Spill(Exception):
 
 @attrs.define(eq=False)
 class _Waiter:
+    ticket: float  # arrival order: the queue is kept sorted by it
     granted: trio.Event = attrs.field(factory=trio.Event)
     cluster: Cluster | None = None
     error: QueryError | None = None
@@ -136,8 +137,14 @@ class ClusterGroup:
         finally:
             self.release(cluster)
 
-    async def acquire(self, on_queued: OnQueued | None = None) -> Cluster:
+    async def acquire(
+        self, on_queued: OnQueued | None = None, ticket: float | None = None
+    ) -> Cluster:
         """Take a slot and a cluster, queueing if the group or its clusters are full.
+
+        `ticket` is the query's place in arrival order (from `Dispatcher.submit`). Queries
+        that arrive together reach this point in whatever order the scheduler runs their
+        tasks, so the queue is ordered by ticket, not by who got here first.
 
         Raises QueryError at once when the queue is full or no member is healthy,
         after `queueTimeoutSecs` of waiting, or `Spill` when the group has an
@@ -158,13 +165,13 @@ class ClusterGroup:
             if self.overflow is not None:
                 raise Spill(message)
             raise QueryError(ErrorCode.QUEUE_FULL, f"{message}; retry later")
-        return await self._wait(on_queued)
+        return await self._wait(on_queued, math.inf if ticket is None else ticket)
 
-    async def _wait(self, on_queued: OnQueued | None) -> Cluster:
-        waiter = _Waiter()
-        self._queue.append(waiter)
+    async def _wait(self, on_queued: OnQueued | None, ticket: float) -> Cluster:
+        waiter = _Waiter(ticket)
+        position = self._enqueue(waiter)
         if on_queued is not None:
-            on_queued(self.name, len(self._queue))
+            on_queued(self.name, position)
         timeout = self.config.queue_timeout_secs
         spill_after = self.config.overflow_after_secs if self.overflow is not None else None
         limit = min(math.inf if timeout is None else timeout, spill_after or math.inf)
@@ -212,6 +219,14 @@ class ClusterGroup:
             ErrorCode.NO_HEALTHY_CLUSTER,
             f"cluster group '{self.name}' has no healthy cluster ({states})",
         )
+
+    def _enqueue(self, waiter: _Waiter) -> int:
+        """Insert in ticket order (usually at the end); the 1-based position."""
+        index = len(self._queue)
+        while index > 0 and self._queue[index - 1].ticket > waiter.ticket:
+            index -= 1
+        self._queue.insert(index, waiter)
+        return index + 1
 
     def _abandon(self, waiter: _Waiter) -> None:
         """A waiter gives up: leave the queue, or hand back a slot granted meanwhile."""

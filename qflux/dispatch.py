@@ -11,6 +11,7 @@ backend query on the way out. Whatever happens, the record is finished in `final
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator
@@ -52,6 +53,7 @@ class QueryHandle:
     cancel_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     cancel_reason: CancelReason | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
+    ticket: int = 0  # arrival order, for the group queues
 
     @property
     def id(self) -> QueryId:
@@ -86,6 +88,7 @@ class Dispatcher:
         self.translator = translator or Translator()
         self.active: dict[QueryId, QueryHandle] = {}
         self.accepting = True
+        self._tickets = itertools.count()
 
     def submit(self, session: Session, sql: str) -> QueryHandle:
         """Register a new query (visible in history as QUEUED) without running it yet."""
@@ -94,7 +97,7 @@ class Dispatcher:
         record = QueryRecord(
             id=new_query_id(), protocol=session.protocol, sql=sql, user=session.user
         )
-        handle = QueryHandle(session=session, sql=sql, record=record)
+        handle = QueryHandle(session=session, sql=sql, record=record, ticket=next(self._tickets))
         self.history.add(record)
         self.active[record.id] = handle
         return handle
@@ -152,7 +155,7 @@ class Dispatcher:
         group = self.groups[trace.group]
         while True:
             try:
-                return group, await group.acquire(on_queued)
+                return group, await group.acquire(on_queued, handle.ticket)
             except Spill as spill:
                 assert group.overflow is not None
                 step = RoutingStep(

@@ -55,6 +55,29 @@ async def test_cap_holds_and_admission_is_fifo_under_hundreds_of_submitters(cap)
     assert g.running == 0 and g.queued == 0
 
 
+async def test_queries_that_arrive_together_are_admitted_in_arrival_order():
+    """A burst's tasks reach the queue in whatever order the scheduler runs them (Trio
+    reverses batches at random): the ticket taken on arrival decides, not that order."""
+    g = group([cluster("a")], running=1)
+    admitted: list[int] = []
+    holder = await g.acquire(ticket=0)
+
+    async def submit(ticket: int) -> None:
+        granted = await g.acquire(ticket=ticket)
+        admitted.append(ticket)
+        await trio.sleep(0.001)
+        g.release(granted)
+
+    async with trio.open_nursery() as nursery:
+        for ticket in (5, 3, 4, 1, 2):  # reach acquire() out of arrival order
+            nursery.start_soon(submit, ticket)
+            await trio.sleep(0)
+        await trio.testing.wait_all_tasks_blocked()
+        assert g.queued == 5
+        g.release(holder)
+    assert admitted == [1, 2, 3, 4, 5]
+
+
 async def test_cancelled_waiter_leaves_the_queue_at_once():
     g = group([cluster("a")], running=1)
     async with g.admit(), trio.open_nursery() as nursery:

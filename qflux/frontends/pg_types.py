@@ -196,7 +196,7 @@ class FieldInfo(NamedTuple):
 Enc = Callable[[pa.Array], pa.Array]
 
 _LB = pa.large_binary()
-_NULL = pa.scalar(None, _LB)
+_NULL = pa.nulls(1, _LB)[0]
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
@@ -211,7 +211,10 @@ assert all(array(code).itemsize == width for width, code in _ARRAY_CODES.items()
 
 
 def _lb(value: bytes) -> pa.Scalar:
-    return pa.scalar(value, _LB)
+    """A large_binary scalar, built from buffers: `pa.scalar` would import pandas, which
+    costs a third of a second at start-up."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(value)))
+    return pa.Array.from_buffers(_LB, 1, [None, offsets, pa.py_buffer(value)])[0]
 
 
 _EMPTY = _lb(b"")
