@@ -40,7 +40,12 @@ class Proxy:
             args += ["-c", self._config_file.name]
         self.started = time.perf_counter()
         self.process = subprocess.Popen(args, stderr=self.log)
-        self.addresses = self._wait_ready()
+        try:
+            self.addresses = self._wait_ready()
+        except BaseException:
+            self.process.kill()  # never leave a half-started proxy behind
+            self.process.wait()
+            raise
         self.ready_secs = time.perf_counter() - self.started
 
     def _wait_ready(self) -> dict[str, tuple[str, int]]:

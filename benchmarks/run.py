@@ -62,7 +62,8 @@ def main() -> None:
         "results": results,
     }
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{report['when'].replace(':', '')}.json"
+    label = "all" if not options.scenarios else "-".join(chosen)
+    path = RESULTS / f"{report['when'].replace(':', '')}-{label}.json"  # runs may overlap
     path.write_text(json.dumps(report, indent=2))
     print(markdown(results))
     print(f"\nwritten: {path}")
