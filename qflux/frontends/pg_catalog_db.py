@@ -208,29 +208,60 @@ class CatalogDatabase:
 def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
     """The emulated catalog of `database` (one of the engine's catalogs), or of the
     engine's default catalog when the client named none that exists."""
-    tables = catalog.tables
-    name: str = next(iter(tables), "")
-    if database is not None and database in tables:
-        name = database
-    elif catalog.default_catalog:
-        name = catalog.default_catalog
-    schemas = tables.get(name, {})
+    name = _database_name(catalog, database)
+    schemas = catalog.tables.get(name, {})
     default_schema = catalog.default_schema or "main"
     if default_schema not in schemas and schemas:
         default_schema = "public" if "public" in schemas else next(iter(schemas))
     oids = _Oids()
-    rows: dict[str, list[dict[str, Any]]] = {table: [] for table in PG_CATALOG}
-    info: dict[str, list[dict[str, Any]]] = {view: [] for view in INFORMATION_SCHEMA}
-
-    namespace_oids = {"pg_catalog": PG_CATALOG_NAMESPACE}
-    namespace_oids["information_schema"] = INFORMATION_SCHEMA_NAMESPACE
-    for schema in sorted(schemas):
-        namespace_oids[schema] = oids(name, schema)
-    for schema, oid in namespace_oids.items():
-        rows["pg_namespace"].append({"oid": oid, "nspname": schema, "nspowner": BOOTSTRAP_ROLE})
-        info["schemata"].append({"catalog_name": name, "schema_name": schema, "schema_owner": None})
-
+    rows: Rows = {table: [] for table in PG_CATALOG}
+    info: Rows = {view: [] for view in INFORMATION_SCHEMA}
+    namespaces = _namespaces(rows, info, oids, name, schemas)
     _types(rows["pg_type"])
+    _catalog_relations(rows, oids)
+    for schema, relations in sorted(schemas.items()):
+        for table, cols in sorted(relations.items()):
+            typed = [(col, *pg_type_of(t, catalog.dialect)) for col, t in cols.items()]
+            oid = oids(name, schema, table)
+            _relation(rows, oid, table, namespaces[schema], typed, "r")
+            rows["pg_stat_user_tables"].append({"relid": oid, "schemaname": schema,
+                                                "relname": table})  # fmt: skip
+            rows["pg_tables"].append({"schemaname": schema, "tablename": table})
+            _information(info, name, schema, table, typed)
+    for datname in sorted(catalog.tables) or [name]:
+        rows["pg_database"].append(_database(oids(datname, low=1, span=12_000), datname))
+    _fixed_rows(rows)
+    schema_oid = namespaces.get(default_schema, 0)
+    conn = _materialize(rows, info, schema_oid or PG_CATALOG_NAMESPACE)
+    return CatalogDatabase(conn, name, default_schema, schema_oid, tuple(sorted(schemas)))
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def _database_name(catalog: Catalog, database: str | None) -> str:
+    if database is not None and database in catalog.tables:
+        return database
+    return catalog.default_catalog or next(iter(catalog.tables), "")
+
+
+def _namespaces(
+    rows: Rows, info: Rows, oids: _Oids, database: str, schemas: Mapping[str, Any]
+) -> dict[str, int]:
+    namespaces = {
+        "pg_catalog": PG_CATALOG_NAMESPACE,
+        "information_schema": INFORMATION_SCHEMA_NAMESPACE,
+    }
+    for schema in sorted(schemas):
+        namespaces[schema] = oids(database, schema)
+    for schema, oid in namespaces.items():
+        rows["pg_namespace"].append({"oid": oid, "nspname": schema, "nspowner": BOOTSTRAP_ROLE})
+        info["schemata"].append({"catalog_name": database, "schema_name": schema})
+    return namespaces
+
+
+def _catalog_relations(rows: Rows, oids: _Oids) -> None:
+    """The emulated relations describe themselves, so `\\d pg_class` works too."""
     for table, spec in PG_CATALOG.items():
         _relation(rows, oids(table, low=12_000, span=4_000), table, PG_CATALOG_NAMESPACE,
                   [(c.name, c.type_oid, -1) for c in columns(spec)], kind="r")  # fmt: skip
@@ -238,18 +269,10 @@ def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
         _relation(rows, oids("information_schema", view, low=12_000, span=4_000), view,
                   INFORMATION_SCHEMA_NAMESPACE,
                   [(c.name, c.type_oid, -1) for c in columns(spec)], kind="v")  # fmt: skip
-    for schema, relations in sorted(schemas.items()):
-        for table, cols in sorted(relations.items()):
-            typed = [(col, *pg_type_of(t, catalog.dialect)) for col, t in cols.items()]
-            oid = oids(name, schema, table)
-            _relation(rows, oid, table, namespace_oids[schema], typed, "r")
-            rows["pg_stat_user_tables"].append(
-                {"relid": oid, "schemaname": schema, "relname": table}
-            )
-            _information(info, name, schema, table, typed)
 
-    for datname in sorted(tables) or [name]:
-        rows["pg_database"].append(_database(oids(datname, low=1, span=12_000), datname))
+
+def _fixed_rows(rows: Rows) -> None:
+    """Access methods, collations and tablespaces every PostgreSQL has."""
     rows["pg_am"] += [
         {"oid": HEAP_AM, "amname": "heap", "amhandler": "heap_tableam_handler", "amtype": "t"},
         {"oid": 403, "amname": "btree", "amhandler": "bthandler", "amtype": "i"},
@@ -263,17 +286,10 @@ def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
         {"oid": DEFAULT_TABLESPACE, "spcname": "pg_default", "spcowner": BOOTSTRAP_ROLE},
         {"oid": 1664, "spcname": "pg_global", "spcowner": BOOTSTRAP_ROLE},
     ]
-    rows["pg_tables"] = [
-        {
-            "schemaname": ns,
-            "tablename": table,
-            "tableowner": None,
-            "hasindexes": False,
-        }
-        for ns, relations in sorted(schemas.items())
-        for table in sorted(relations)
-    ]
 
+
+def _materialize(rows: Rows, info: Rows, default_namespace: int) -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB holding the rows, the "char" ENUM and the macros."""
     conn = duckdb.connect(":memory:")
     chars = ["", *(c for c in string.printable if c not in "\t\n\r\x0b\x0c")]
     conn.execute(f"CREATE TYPE {CHAR_ENUM} AS ENUM ({', '.join(_quote(c) for c in chars)})")
@@ -283,10 +299,8 @@ def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
     for view, spec in INFORMATION_SCHEMA.items():
         _create(conn, f"{INFO_SCHEMA}.{view}", columns(spec), info[view])
     _create_type_names(conn)
-    _create_macros(conn, namespace_oids[default_schema] if schemas else PG_CATALOG_NAMESPACE)
-    return CatalogDatabase(
-        conn, name, default_schema, namespace_oids.get(default_schema, 0), tuple(sorted(schemas))
-    )
+    _create_macros(conn, default_namespace)
+    return conn
 
 
 def _types(out: list[dict[str, Any]]) -> None:
