@@ -17,6 +17,19 @@ def _json(value: object, **_: object) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+def _json_bytes(value: object, **_: object) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
 def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> None:
     """Route structlog and stdlib logging (hypercorn, libraries) to stderr in one format."""
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
@@ -30,17 +43,32 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
         if use_console
         else structlog.processors.JSONRenderer(serializer=_json)
     )
-    structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,  # drop debug lines before any work on them
-            *shared,
-            structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
+    if use_console:
+        structlog.configure(
+            processors=[
+                structlog.stdlib.filter_by_level,  # drop debug lines before any work
+                *shared,
+                structlog.processors.format_exc_info,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=True,
+        )
+    else:
+        # qflux's own JSON lines skip the stdlib machinery: filtered by level when the
+        # call is made, rendered by orjson, written as bytes. A line per query is the
+        # access log, and it was a twentieth of a query's CPU the stdlib way.
+        structlog.configure(
+            processors=[
+                *shared,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(serializer=_json_bytes),
+            ],
+            logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+            wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
+            cache_logger_on_first_use=True,
+        )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
