@@ -40,7 +40,7 @@ from qflux.core import (
     Session,
     TrinoRows,
 )
-from qflux.tags import format_tags
+from qflux.tags import TAG_PROPERTIES, format_tags
 
 from .base import CANCEL_GRACE_SECS, Catalog, Engine
 from .trino_rows import PageDecoder
@@ -137,7 +137,13 @@ class TrinoEngine(Engine):
             headers["X-Trino-Schema"] = schema
         if session.tags:
             headers["X-Trino-Client-Tags"] = format_tags(session.tags)
-        properties = {k: v for k, v in session.properties.items() if k != "query_tags"}
+        # A PostgreSQL client's properties are its ParameterStatus settings (DateStyle,
+        # TimeZone ...), which a coordinator would reject as unknown session properties.
+        properties = {
+            k: v
+            for k, v in session.properties.items()
+            if session.protocol is FrontendProtocol.TRINO_HTTP and k not in TAG_PROPERTIES
+        }
         if properties:
             headers["X-Trino-Session"] = ",".join(
                 f"{k}={urllib.parse.quote(str(v), safe='')}" for k, v in properties.items()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, TypeVar
+
+S = TypeVar("S", bound=enum.Enum)
 
 
 class _Sentinel(enum.Enum):
@@ -23,3 +26,11 @@ class ProtocolError(Exception):
 
 class LocalProtocolError(ProtocolError):
     """Our own code misused the machine (wrong state, unencodable event): a bug here."""
+
+
+def transition(table: Mapping[tuple[S, str], S], state: S, trigger: str) -> S:
+    """The state `trigger` leads to from `state`; a trigger the table lacks is our bug."""
+    new = table.get((state, trigger))
+    if new is None:
+        raise LocalProtocolError(f"cannot {trigger} in state {state.name}")
+    return new

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 import h11
 
-from .common import NEED_DATA, LocalProtocolError, NeedData, ProtocolError
+from .common import NEED_DATA, LocalProtocolError, NeedData, ProtocolError, transition
 
 __all__ = [
     "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "FetchResults",
@@ -522,10 +522,7 @@ class TrinoHttpConnection:
     # -- state -----------------------------------------------------------------------------
 
     def _move(self, trigger: str) -> None:
-        new = _TRANSITIONS.get((self._state, trigger))
-        if new is None:
-            raise LocalProtocolError(f"cannot {trigger} in state {self._state.name}")
-        self._state = new
+        self._state = transition(_TRANSITIONS, self._state, trigger)
 
     def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
         self._move("remote_error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Any, BinaryIO, Literal
 
 import orjson
 import structlog
@@ -19,6 +19,18 @@ def _json(value: object, **_: object) -> str:
 
 def _json_bytes(value: object, **_: object) -> bytes:
     return orjson.dumps(value, default=str)
+
+
+def _stderr_bytes() -> BinaryIO | None:
+    return getattr(sys.stderr, "buffer", None)
+
+
+def _json_logger_factory() -> Any:
+    """Bytes straight to stderr's buffer; text where stderr has none (notebooks)."""
+    stream = _stderr_bytes()
+    if stream is not None:
+        return structlog.BytesLoggerFactory(stream)
+    return structlog.PrintLoggerFactory(sys.stderr)
 
 
 _LEVELS = {
@@ -63,9 +75,11 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
             processors=[
                 *shared,
                 structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(serializer=_json_bytes),
+                structlog.processors.JSONRenderer(
+                    serializer=_json_bytes if _stderr_bytes() is not None else _json
+                ),
             ],
-            logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+            logger_factory=_json_logger_factory(),
             wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
             cache_logger_on_first_use=True,
         )

@@ -306,3 +306,13 @@ def test_a_trino_client_gets_the_clusters_pages_as_they_are(backend, make_proxy)
 
     with make_proxy(cluster_config(backend)) as front:
         assert columns_and_rows(front.port()) == columns_and_rows(backend.port())
+
+
+def test_only_a_trino_clients_session_properties_reach_the_cluster(backend):
+    engine = engine_for(backend)
+    trino_session = session(properties={"join_distribution_type": "BROADCAST"})
+    assert engine._headers(trino_session)["X-Trino-Session"] == "join_distribution_type=BROADCAST"
+    postgres_session = Session(
+        protocol=FrontendProtocol.POSTGRES_WIRE, user="alice", properties={"DateStyle": "ISO"}
+    )
+    assert "X-Trino-Session" not in engine._headers(postgres_session)

@@ -374,3 +374,19 @@ def test_catalog_answers_are_in_the_history(catalog_proxy):
     assert str(record.status) == "FINISHED"
     assert record.rows_returned == 1 and record.group is not None
     assert "emulated PostgreSQL catalog" in (record.translation_note or "")
+
+
+def test_invented_database_names_share_one_emulated_catalog(catalog_proxy):
+    """A name the engine does not know means its default catalog: built once, not once
+    per name a client makes up."""
+    import psycopg
+
+    port = catalog_proxy.port("postgresWire")
+    for name in ("made_up_one", "made_up_two", "memory"):
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=t dbname={name}") as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (name,)
+            assert ("things",) in conn.execute(
+                "SELECT relname FROM pg_catalog.pg_class WHERE relname = 'things'"
+            ).fetchall()
+    built = catalog_proxy.call(lambda: list(catalog_proxy.server.postgres.catalog._built))
+    assert len(built) == 1, built

@@ -521,6 +521,16 @@ def test_small_batches_are_framed_byte_for_byte_as_large_ones(
     assert encoder.encode_data_rows(batch) == b"".join(small)
 
 
+def test_cached_encoders_tell_apart_schemas_that_differ_only_in_metadata() -> None:
+    plain = pa.schema([pa.field("k", pa.string())])
+    marked = pa.schema([pa.field("k", pa.string(), metadata={PG_TYPE_KEY: b"char"})])
+    assert plain == marked  # pyarrow's equality ignores the metadata ...
+    text = pg_types.cached_encoder(plain, TEXT, "UTC")
+    char = pg_types.cached_encoder(marked, TEXT, "UTC")
+    assert (text.fields[0].type_oid, char.fields[0].type_oid) == (Oid.TEXT, Oid.CHAR)
+    assert pg_types.cached_encoder(plain, TEXT, "UTC") is text
+
+
 def test_wrong_batch_shape() -> None:
     batch, _ = duck("SELECT 1 AS a")
     with pytest.raises(ValueError, match="batch has 2 columns, encoder expects 1"):

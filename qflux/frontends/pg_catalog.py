@@ -23,7 +23,7 @@ import trio
 from qflux.core import ErrorCode, QueryError, Result, Session
 from qflux.engines.base import Catalog
 from qflux.engines.duckdb import to_query_error
-from qflux.frontends.pg_catalog_db import CatalogDatabase, build, pg_type_of
+from qflux.frontends.pg_catalog_db import CatalogDatabase, build, database_name, pg_type_of
 from qflux.frontends.pg_catalog_sql import SessionFacts, catalog_tree, rewrite
 from qflux.frontends.pg_types import PG_TYPE_KEY
 
@@ -127,7 +127,8 @@ class CatalogAnswers:
 
     async def _database(self, cluster: Cluster | None, database: str | None) -> CatalogDatabase:
         catalog = await self._catalog(cluster)
-        key = (cluster.name if cluster else "", database)
+        # Keyed by the catalog it resolves to: any name a client invents maps to one.
+        key = (cluster.name if cluster else "", database_name(catalog, database))
         async with self._lock:  # one build at a time; the others then reuse it
             built = self._built.get(key)
             if built is None or built.tables != catalog.tables:

@@ -208,7 +208,7 @@ class CatalogDatabase:
 def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
     """The emulated catalog of `database` (one of the engine's catalogs), or of the
     engine's default catalog when the client named none that exists."""
-    name = _database_name(catalog, database)
+    name = database_name(catalog, database)
     schemas = catalog.tables.get(name, {})
     default_schema = catalog.default_schema or "main"
     if default_schema not in schemas and schemas:
@@ -239,7 +239,8 @@ def build(catalog: Catalog, database: str | None) -> CatalogDatabase:
 Rows = dict[str, list[dict[str, Any]]]
 
 
-def _database_name(catalog: Catalog, database: str | None) -> str:
+def database_name(catalog: Catalog, database: str | None) -> str:
+    """Which of the engine's catalogs a client's database name stands for."""
     if database is not None and database in catalog.tables:
         return database
     return catalog.default_catalog or next(iter(catalog.tables), "")

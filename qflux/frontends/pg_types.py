@@ -87,7 +87,6 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import enum
-import functools
 import json
 import math
 import re
@@ -1743,11 +1742,24 @@ def _frame_rows_in_python(columns: list[pa.Array], count: bytes) -> bytes:
     return bytes(out)
 
 
-@functools.lru_cache(maxsize=512)
+_ENCODERS: dict[tuple[bytes, tuple[int, ...] | int, str], PgEncoder] = {}
+_MAX_ENCODERS = 512
+
+
 def cached_encoder(schema: pa.Schema, formats: tuple[int, ...] | int, timezone: str) -> PgEncoder:
     """The encoder for a result shape a session saw before: choosing every column's
-    codec (and checking the time zone) costs more than encoding a point query's row."""
-    return PgEncoder(schema, formats, timezone=timezone)
+    codec (and checking the time zone) costs more than encoding a point query's row.
+
+    The key is the serialized schema: `pa.Schema` equality and hash ignore field
+    metadata, which decides json vs text, "char", uuid ...
+    """
+    key = (schema.serialize().to_pybytes(), formats, timezone)
+    encoder = _ENCODERS.get(key)
+    if encoder is None:
+        if len(_ENCODERS) >= _MAX_ENCODERS:
+            _ENCODERS.clear()
+        encoder = _ENCODERS[key] = PgEncoder(schema, formats, timezone=timezone)
+    return encoder
 
 
 #: COPY's binary file header: signature, flags and header-extension length.

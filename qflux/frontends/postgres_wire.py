@@ -777,7 +777,7 @@ class PostgresWireFrontend:
         cursor = _Cursor(None, receive)
         try:
             result = await self.catalog.answer(tree, session.session(), session.facts(portal.sql))
-            cursor.encoder = PgEncoder(result.schema, portal.result_formats or 0, timezone=timezone)
+            cursor.encoder = cached_encoder(result.schema, portal.result_formats or 0, timezone)
             async for batch in result:
                 send.send_nowait(batch)
         except QueryError as exc:
