@@ -1,4 +1,4 @@
-"""A Trino cluster over its client REST protocol, with httpx on Trio.
+"""A Trino cluster over its client REST protocol, on kept-alive Trio connections.
 
 A query is a POST to `/v1/statement` and then GETs of each page's `nextUri` until
 there is none; the rows come as JSON and leave as Arrow batches (`trino_rows`). The
@@ -18,13 +18,13 @@ service account), catalog and schema, source, client tags and session properties
 from __future__ import annotations
 
 import contextlib
+import ssl
 import urllib.parse
 from base64 import b64encode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 import pyarrow as pa
 import structlog
@@ -43,6 +43,7 @@ from qflux.core import (
 from qflux.tags import TAG_PROPERTIES, format_tags
 
 from .base import CANCEL_GRACE_SECS, Catalog, Engine
+from .http_client import HttpPool, TransportError
 from .trino_rows import PageDecoder
 
 if TYPE_CHECKING:
@@ -57,12 +58,6 @@ CONNECT_TIMEOUT_SECS = 10.0
 #: A page request may long-poll at the coordinator; this bounds a dead one.
 READ_TIMEOUT_SECS = 120.0
 MAX_CONNECTIONS = 64
-_TIMEOUTS = {
-    "connect": CONNECT_TIMEOUT_SECS,
-    "read": READ_TIMEOUT_SECS,
-    "write": READ_TIMEOUT_SECS,
-    "pool": READ_TIMEOUT_SECS,
-}
 
 _ERROR_NAMES = {
     "SYNTAX_ERROR": ErrorCode.SYNTAX_ERROR,
@@ -95,11 +90,14 @@ class TrinoEngine(Engine):
             "impersonate",
             "passthrough",
         )
-        tls = config.tls
-        self._verify: bool | str = True
-        if tls is not None:
-            self._verify = False if tls.insecure_skip_verify else (tls.ca_file or True)
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        if self.endpoint.startswith("https:"):
+            tls = config.tls
+            self._ssl_context = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+            if tls is not None and tls.insecure_skip_verify:
+                self._ssl_context.check_hostname = False
+                self._ssl_context.verify_mode = ssl.CERT_NONE
+        self._pools: dict[str, HttpPool] = {}
         self._base_headers = [("User-Agent", f"qflux/{__version__}")]
         if self._auth is not None and self._auth.type == "basic":
             pair = f"{self._auth.username or ''}:{self._auth.password or ''}".encode()
@@ -112,15 +110,18 @@ class TrinoEngine(Engine):
     def active_calls(self) -> int:
         return self._active
 
-    def _http(self) -> httpx.AsyncHTTPTransport:
-        """One connection pool per engine, made on first use in the run. Requests go to
-        the transport itself: the client layer's cookies, redirects and auth flow cost
-        more per page than the coordinator's answer to `SELECT 1`, and Trino needs none."""
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(
-                verify=self._verify, limits=httpx.Limits(max_connections=MAX_CONNECTIONS)
+    def _pool(self, origin: str) -> HttpPool:
+        """One pool per origin: `nextUri` may name the coordinator by another address."""
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = HttpPool(
+                origin,
+                ssl_context=self._ssl_context,
+                max_connections=MAX_CONNECTIONS,
+                connect_timeout=CONNECT_TIMEOUT_SECS,
+                read_timeout=READ_TIMEOUT_SECS,
             )
-        return self._transport
+        return pool
 
     def _headers(self, session: Session) -> dict[str, str]:
         own_user = self._auth.username if self._auth is not None else None
@@ -153,14 +154,9 @@ class TrinoEngine(Engine):
     async def _send(
         self, method: str, url: str, headers: list[tuple[str, str]], content: bytes
     ) -> tuple[int, bytes]:
-        request = httpx.Request(
-            method, url, headers=headers, content=content, extensions={"timeout": _TIMEOUTS}
-        )
-        response = await self._http().handle_async_request(request)
-        try:
-            return response.status_code, await response.aread()
-        finally:
-            await response.aclose()
+        scheme, netloc, path, query, _ = urllib.parse.urlsplit(url)
+        target = f"{path or '/'}?{query}" if query else path or "/"
+        return await self._pool(f"{scheme}://{netloc}").request(method, target, headers, content)
 
     async def _request(
         self,
@@ -176,10 +172,9 @@ class TrinoEngine(Engine):
             last = attempt == RETRY_ATTEMPTS - 1
             try:
                 status, body = await self._send(method, url, all_headers, content)
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 # A POST that may have reached the coordinator is not sent twice.
-                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if last or (method == "POST" and not unsent):
+                if last or (method == "POST" and not exc.unsent):
                     raise QueryError(
                         ErrorCode.ENGINE_ERROR, f"cannot reach cluster '{self.name}': {exc!r}"
                     ) from exc
@@ -232,7 +227,7 @@ class TrinoEngine(Engine):
         """DELETE the query at the coordinator, whatever cancelled us."""
         with trio.move_on_after(CANCEL_GRACE_SECS) as scope:
             scope.shield = True
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(TransportError):
                 await self._send("DELETE", next_uri, self._base_headers, b"")
         if scope.cancelled_caught:
             log.warning("cluster did not confirm the cancel", cluster=self.name)
@@ -272,9 +267,9 @@ class TrinoEngine(Engine):
         return Catalog(tables, "trino", default_catalog, self.schema_name)
 
     async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.close()
 
 
 class _TrinoResult(Result):

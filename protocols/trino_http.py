@@ -1,4 +1,4 @@
-"""Trino client REST protocol (v1), server side, sans-IO on top of h11.
+"""Trino client REST protocol (v1), server side, sans-IO over the HTTP/1.1 reader.
 
 Bytes in -> events (`SubmitStatement`, `FetchResults`, ...); events out (`QueryResults`, ...)
 -> bytes. No sockets and no Trio: the trinoHttp frontend driver owns the I/O, this module
@@ -11,19 +11,19 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import json
 import math
 import re
 import urllib.parse
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
 import attrs
-import h11
+import orjson
 
 from .common import NEED_DATA, LocalProtocolError, NeedData, ProtocolError, transition
+from .http1 import END, HttpError, Message, MessageReader, encode_response
 
 __all__ = [
     "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "FetchResults",
@@ -36,7 +36,6 @@ __all__ = [
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 1024 * 1024
 MAX_WAIT_SECONDS = 60.0
-_FEED_BYTES = 64 * 1024  # h11 gets input in slices so its own buffer stays bounded too
 
 
 class RemoteProtocolError(ProtocolError):
@@ -250,12 +249,21 @@ def parse_data_size(text: str) -> int:
 # --- session parsing ----------------------------------------------------------------------
 
 
+@functools.cache
+def _header_names(name: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """((lower-cased key, display name) for X-Trino-, then for X-Presto-)."""
+    title = "-".join(p.capitalize() for p in name.split("-"))
+    return tuple(  # type: ignore[return-value]
+        (f"{prefix}{name}".lower(), prefix + title) for prefix in ("X-Trino-", "X-Presto-")
+    )
+
+
 def _lookup(headers: Mapping[str, str], name: str) -> tuple[str, str] | None:
     """(display header name, value), preferring `X-Trino-` over the legacy `X-Presto-`."""
-    for prefix in ("X-Trino-", "X-Presto-"):
-        value = headers.get(f"{prefix}{name}".lower())
+    for key, display in _header_names(name):
+        value = headers.get(key)
         if value is not None:
-            return prefix + "-".join(p.capitalize() for p in name.split("-")), value
+            return display, value
     return None
 
 
@@ -411,7 +419,10 @@ def _route(method: str, target: str) -> tuple[_Handler, dict[str, str], str]:
 
 
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard encoder has no limit
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _query_results_body(r: QueryResults) -> list[bytes]:
@@ -458,8 +469,7 @@ def _encode(event: OutgoingEvent) -> tuple[int, list[tuple[str, str]], list[byte
 
 
 class _State(enum.Enum):
-    IDLE = "idle"  # waiting for the next request's head
-    RECEIVING = "receiving"  # head routed, reading the body
+    IDLE = "idle"  # waiting for the next whole request
     SERVING = "serving"  # event handed out, waiting for our response
     CLOSED = "closed"  # no more requests on this connection
     ERROR = "error"  # protocol broken (peer, or a failed send); only error_response() is left
@@ -467,30 +477,14 @@ class _State(enum.Enum):
 
 _S = _State
 _TRANSITIONS: dict[tuple[_State, str], _State] = {
-    (_S.IDLE, "head"): _S.RECEIVING,
+    (_S.IDLE, "request"): _S.SERVING,
     (_S.IDLE, "eof"): _S.CLOSED,
-    (_S.RECEIVING, "end_of_message"): _S.SERVING,
     (_S.SERVING, "respond"): _S.IDLE,
     (_S.SERVING, "respond_and_close"): _S.CLOSED,
     (_S.IDLE, "remote_error"): _S.ERROR,
-    (_S.RECEIVING, "remote_error"): _S.ERROR,
     (_S.SERVING, "send_failed"): _S.ERROR,
-    **{(s, "error_response"): _S.CLOSED for s in (_S.IDLE, _S.RECEIVING, _S.SERVING, _S.ERROR)},
+    **{(s, "error_response"): _S.CLOSED for s in (_S.IDLE, _S.SERVING, _S.ERROR)},
 }
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _text(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
 
 
 class TrinoHttpConnection:
@@ -507,15 +501,11 @@ class TrinoHttpConnection:
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self._reader = MessageReader(
+            response=False, max_head_bytes=max_header_bytes, max_body_bytes=max_body_bytes
+        )
         self._state = _State.IDLE
-        self._inbox: deque[memoryview] = deque()
-        self._inbox_bytes = 0
-        self._inbox_limit = max_header_bytes + max_body_bytes + _FEED_BYTES  # one pipelined
-        self._overflow = self._eof = self._eof_fed = False
         self._error: ProtocolError | None = None  # sticky: raised again by next_event()
-        self._pending: Event | None = None
-        self._body = bytearray()
         self._keep_alive = True
         self._request_headers: dict[str, str] = {}
 
@@ -532,7 +522,7 @@ class TrinoHttpConnection:
     @property
     def peer_closed(self) -> bool:
         """EOF was fed: a client gone while its request is served (a long poll) shows here."""
-        return self._eof
+        return self._reader.eof
 
     @property
     def should_close(self) -> bool:
@@ -546,46 +536,21 @@ class TrinoHttpConnection:
 
     @property
     def buffered_bytes(self) -> int:
-        return self._inbox_bytes + len(self._body) + len(self._h11.trailing_data[0])
+        return self._reader.buffered_bytes
 
     @property
     def max_buffered_bytes(self) -> int:
         """Hard bound on `buffered_bytes`, for sizing and for tests."""
-        return self._inbox_limit + self.max_body_bytes + self.max_header_bytes + _FEED_BYTES
+        return self._reader.max_buffered_bytes
 
     # -- receiving -------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer; b"" means EOF. Never parses, never raises for input."""
-        if not data:
-            self._eof = True
-        elif self._eof:
+        if data and self._reader.eof:
             raise LocalProtocolError("data received after EOF")
-        elif self._overflow or self._inbox_bytes + len(data) > self._inbox_limit:
-            self._overflow = True
-        elif self._state not in (_State.CLOSED, _State.ERROR):
-            self._inbox.append(memoryview(bytes(data)))
-            self._inbox_bytes += len(data)
-
-    def _feed_h11(self) -> bool:
-        """Hand h11 its next slice of input; False when there is nothing to hand over."""
-        if self._inbox:
-            chunk = self._inbox.popleft()
-            if len(chunk) > _FEED_BYTES:
-                self._inbox.appendleft(chunk[_FEED_BYTES:])
-                chunk = chunk[:_FEED_BYTES]
-            self._inbox_bytes -= len(chunk)
-            self._h11.receive_data(bytes(chunk))
-        elif self._overflow:
-            if self._state is _State.RECEIVING:
-                raise RemoteProtocolError(413, "Request body too large")
-            raise RemoteProtocolError(431, "Request header fields too large")
-        elif self._eof and not self._eof_fed:
-            self._eof_fed = True
-            self._h11.receive_data(b"")
-        else:
-            return False
-        return True
+        if self._state not in (_State.CLOSED, _State.ERROR) or not data:
+            self._reader.feed(data)
 
     def next_event(self) -> Event | NeedData:
         """The next request event, `NEED_DATA`, or RemoteProtocolError (then send
@@ -597,68 +562,35 @@ class TrinoHttpConnection:
         if self._state is _State.SERVING:
             return NEED_DATA
         try:
-            while True:
-                event = self._h11.next_event()
-                if event is h11.NEED_DATA:
-                    if not self._feed_h11():
-                        return NEED_DATA
-                    continue
-                result = self._handle(event)
-                if result is not None:
-                    return result
-        except h11.RemoteProtocolError as exc:
-            raise self._fail(RemoteProtocolError(exc.error_status_hint, str(exc))) from None
+            message = self._reader.next_message()
+            if message is NEED_DATA:
+                return NEED_DATA
+            if message is END:
+                self._move("eof")
+                return ConnectionClosed()
+            assert isinstance(message, Message)
+            return self._request(message)
+        except HttpError as exc:
+            raise self._fail(RemoteProtocolError(exc.status, exc.message)) from None
         except RemoteProtocolError as exc:
             raise self._fail(exc) from None
 
-    def _handle(self, event: object) -> Event | None:
-        if isinstance(event, h11.Request):
-            self._start_request(event)
-        elif isinstance(event, h11.Data):
-            if len(self._body) + len(event.data) > self.max_body_bytes:
-                raise RemoteProtocolError(413, "Request body too large")
-            self._body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return self._finish_request()
-        elif isinstance(event, h11.ConnectionClosed):
-            self._move("eof")
-            return ConnectionClosed()
-        elif event is h11.PAUSED:  # only after an Upgrade/CONNECT handshake we never accept
-            raise RemoteProtocolError(400, "Unsupported protocol switch")
-        return None
-
-    def _start_request(self, request: h11.Request) -> None:
-        size = len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
-        if size > self.max_header_bytes:
-            raise RemoteProtocolError(431, "Request header fields too large")
-        grouped: dict[str, list[str]] = {}
-        for name, value in request.headers:
-            grouped.setdefault(name.decode("latin-1"), []).append(_text(value))
-        headers = {name: ",".join(values) for name, values in grouped.items()}
-        tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-        self._keep_alive = request.http_version >= b"1.1" and "close" not in tokens
+    def _request(self, message: Message) -> Event:
+        method, target, _ = message.start
+        headers = message.headers
+        self._keep_alive = message.keep_alive
         self._request_headers = headers
-        self._move("head")
-        method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
         handler, params, query = _route(method, target)
-        length = headers.get("content-length", "0").split(",")[0].strip()
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            raise RemoteProtocolError(413, "Request body too large")
-        qs = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        self._pending = handler(_Request(params, qs, headers, self._keep_alive))
-
-    def _finish_request(self) -> Event:
-        event, body = self._pending, bytes(self._body)
-        self._pending, self._body = None, bytearray()
-        assert event is not None
+        qs = dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
+        event = handler(_Request(params, qs, headers, self._keep_alive))
         if isinstance(event, SubmitStatement):
-            if not body:
+            if not message.body:
                 raise RemoteProtocolError(400, "SQL statement is empty")
             try:
-                event = attrs.evolve(event, sql=body.decode("utf-8"))
+                event = attrs.evolve(event, sql=message.body.decode("utf-8"))
             except UnicodeDecodeError:
                 raise RemoteProtocolError(400, "SQL statement is not valid UTF-8") from None
-        self._move("end_of_message")
+        self._move("request")
         return event
 
     # -- sending ---------------------------------------------------------------------------
@@ -668,39 +600,24 @@ class TrinoHttpConnection:
         if self._state is not _State.SERVING:
             raise LocalProtocolError(f"no request to respond to in state {self._state.name}")
         status, headers, body = _encode(event)
-        if status != 204:
-            headers.append(("Content-Length", str(sum(len(part) for part in body))))
-        raw = [(n.encode("utf-8"), v.encode("utf-8")) for n, v in headers]
-        out: list[bytes] = []
+        if not self._keep_alive:
+            headers.append(("Connection", "close"))
         try:
-            for h11_event in (
-                h11.Response(status_code=status, headers=raw, reason=_reason(status)),
-                *(h11.Data(data=part) for part in body if part),
-                h11.EndOfMessage(),
-            ):
-                out += self._h11.send_with_data_passthrough(h11_event) or ()
-        except h11.LocalProtocolError as exc:
+            data = encode_response(status, headers, body)
+        except ValueError as exc:
             self._move("send_failed")
             self._error = LocalProtocolError(f"cannot send response: {exc}")
             raise self._error from exc
-        if self._h11.our_state is h11.MUST_CLOSE:
-            self._move("respond_and_close")
-        else:
-            self._h11.start_next_cycle()
-            self._move("respond")
-        return b"".join(out)
+        self._move("respond" if self._keep_alive else "respond_and_close")
+        return data
 
     def error_response(self, exc: RemoteProtocolError) -> bytes:
-        """The plain-text response `exc` describes, with `Connection: close`. Bypasses h11,
-        whose state may be broken by the very error; the connection is finished after it."""
+        """The plain-text response `exc` describes, with `Connection: close`; the
+        connection is finished after it."""
         for name, value in exc.headers:
             if any(c in name + value for c in "\r\n\0"):
                 raise LocalProtocolError(f"invalid header {name!r}")
         self._move("error_response")
         body = exc.message.encode("utf-8", "replace")
-        head = [
-            f"HTTP/1.1 {exc.status_code} {_reason(exc.status_code)}", f"Content-Type: {_TEXT}",
-            f"Content-Length: {len(body)}", "Connection: close",
-            *(f"{name}: {value}" for name, value in exc.headers), "", "",
-        ]  # fmt: skip
-        return "\r\n".join(head).encode("utf-8") + body
+        headers = [("Content-Type", _TEXT), ("Connection", "close"), *exc.headers]
+        return encode_response(exc.status_code, headers, [body])

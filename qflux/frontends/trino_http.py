@@ -10,8 +10,10 @@ dead NAT) is caught by the reaper after `clientTimeoutSecs`, as Trino does.
 from __future__ import annotations
 
 import contextlib
+import math
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -88,31 +90,35 @@ class TrinoHttpFrontend:
     async def _handle_connection(self, stream: trio.SocketStream) -> None:
         conn = TrinoHttpConnection(max_body_bytes=self.config.max_request_bytes)
         peer = peer_address(stream)
-        try:
-            while True:
-                event = conn.next_event()
-                if event is NEED_DATA:
-                    with trio.move_on_after(KEEP_ALIVE_IDLE_SECS):
-                        conn.receive_data(await stream.receive_some(RECEIVE_BYTES))
-                        continue
-                    return
-                if isinstance(event, ConnectionClosed):
-                    return
-                if not await self._serve_request(event, conn, stream, peer):
-                    return  # the client went away mid-request
-                if conn.should_close:
-                    return
-        except RemoteProtocolError as exc:
-            await _send_quietly(stream, conn.error_response(exc))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        except Exception:  # a bug must cost one connection, never the server
-            log.exception("trino connection failed", peer=peer)
-            await _send_quietly(
-                stream, conn.error_response(RemoteProtocolError(500, "internal error"))
-            )
-        finally:
-            await _close_quietly(stream)
+        idle = trio.CancelScope()  # one scope, its deadline moved per request
+        async with trio.open_nursery() as watchers:
+            try:
+                with idle:
+                    while True:
+                        event = conn.next_event()
+                        if event is NEED_DATA:
+                            idle.deadline = trio.current_time() + KEEP_ALIVE_IDLE_SECS
+                            conn.receive_data(await stream.receive_some(RECEIVE_BYTES))
+                            continue
+                        idle.deadline = math.inf
+                        if isinstance(event, ConnectionClosed):
+                            break
+                        if not await self._serve_request(event, conn, stream, peer, watchers):
+                            break  # the client went away mid-request
+                        if conn.should_close:
+                            break
+            except RemoteProtocolError as exc:
+                await _send_quietly(stream, conn.error_response(exc))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            except Exception:  # a bug must cost one connection, never the server
+                log.exception("trino connection failed", peer=peer)
+                await _send_quietly(
+                    stream, conn.error_response(RemoteProtocolError(500, "internal error"))
+                )
+            finally:
+                watchers.cancel_scope.cancel()
+                await _close_quietly(stream)
 
     async def _serve_request(
         self,
@@ -120,31 +126,22 @@ class TrinoHttpFrontend:
         conn: TrinoHttpConnection,
         stream: trio.SocketStream,
         peer: str | None,
+        watchers: trio.Nursery,
     ) -> bool:
         """Serve one request and send the response; False if the client hung up first.
 
         Hanging up while a request about a query is in flight (a long poll, or the
-        submit itself) is how a killed client looks: that query is cancelled. A
-        close *between* requests is normal HTTP (curl, pooled clients) and is left
-        to the client timeout.
+        submit itself) is how a killed client looks: that query is cancelled. Most
+        answers are ready within milliseconds, so the socket is only watched once a
+        wait grows long (`TrinoQuery.next_page` says when); a task per request would
+        cost more than the request. A close *between* requests is normal HTTP (curl,
+        pooled clients) and is left to the client timeout.
         """
-        response: bytes | None = None
         serving: list[TrinoQuery] = []
-        async with trio.open_nursery() as nursery:
-
-            async def watch_for_eof() -> None:
-                data = await stream.receive_some(RECEIVE_BYTES)
-                conn.receive_data(data)
-                if not data:
-                    nursery.cancel_scope.cancel()
-                    for query in serving:
-                        query.cancel(CancelReason.CLIENT_DISCONNECT)
-                # Pipelined bytes mean the client is alive: stop watching.
-
-            nursery.start_soon(watch_for_eof)
-            response = await self._respond(event, conn, peer, serving)
-            nursery.cancel_scope.cancel()
-        if response is None:
+        watch = _Watch(stream, conn, serving, watchers)
+        response = await self._respond(event, conn, peer, serving, watch.start)
+        watch.stop()
+        if conn.peer_closed:
             return False
         await stream.send_all(response)
         for query in serving:  # only now has the client got the last page
@@ -152,7 +149,12 @@ class TrinoHttpFrontend:
         return True
 
     async def _respond(
-        self, event: Any, conn: TrinoHttpConnection, peer: str | None, serving: list[TrinoQuery]
+        self,
+        event: Any,
+        conn: TrinoHttpConnection,
+        peer: str | None,
+        serving: list[TrinoQuery],
+        on_long_wait: Callable[[], None],
     ) -> bytes:
         if isinstance(event, SubmitStatement):
             try:
@@ -160,7 +162,7 @@ class TrinoHttpFrontend:
             except QueryError as exc:  # refused before it exists (shutting down)
                 return conn.send(rejected(exc))
             serving.append(query)
-            return conn.send(await query.next_page(SUBMIT_WAIT))
+            return conn.send(await query.next_page(SUBMIT_WAIT, on_long_wait))
         if isinstance(event, FetchResults):
             polled = self._find(event.query_id, event.slug)
             if polled is None:
@@ -174,7 +176,9 @@ class TrinoHttpFrontend:
             serving.append(polled)
             polled.polls_in_flight += 1
             try:
-                return conn.send(await polled.next_page(event.max_wait or DEFAULT_MAX_WAIT))
+                return conn.send(
+                    await polled.next_page(event.max_wait or DEFAULT_MAX_WAIT, on_long_wait)
+                )
             finally:
                 polled.polls_in_flight -= 1
                 polled.last_seen = trio.current_time()
@@ -270,6 +274,48 @@ class TrinoHttpFrontend:
             "starting": not self.dispatcher.accepting,
             "uptime": f"{time.time() - self._started:.2f}s",
         }
+
+
+class _Watch:
+    """Watches a client's socket while its request waits, for the hang-up of a killed
+    client: EOF cancels the queries the request serves, which ends the wait at once."""
+
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        conn: TrinoHttpConnection,
+        serving: list[TrinoQuery],
+        nursery: trio.Nursery,
+    ) -> None:
+        self._stream, self._conn = stream, conn
+        self._serving, self._nursery = serving, nursery
+        self._scope: trio.CancelScope | None = None
+
+    def start(self) -> None:
+        if self._scope is None:
+            self._scope = trio.CancelScope()
+            self._nursery.start_soon(self._watch, self._scope)
+
+    def stop(self) -> None:
+        """Cancelling unregisters the socket at once, so the connection can read again
+        before the watcher task has even unwound."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _watch(self, scope: trio.CancelScope) -> None:
+        if scope.cancel_called:  # stopped before this task first ran: the socket is not ours
+            return
+        sock = self._stream.socket
+        with scope:
+            try:
+                await trio.lowlevel.wait_readable(sock)
+                peeked = await sock.recv(1, socket.MSG_PEEK)
+            except (OSError, trio.ClosedResourceError, trio.BusyResourceError):
+                peeked = b""
+            if not peeked:  # pipelined bytes would mean the client is alive
+                self._conn.receive_data(b"")
+                for query in self._serving:
+                    query.cancel(CancelReason.CLIENT_DISCONNECT)
 
 
 def _base_uri(headers: Mapping[str, str]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -60,6 +61,8 @@ def trino_error(error: QueryError) -> dict[str, Any]:
 #: With rows in hand, how long a poll waits for more (or for the end) before replying.
 #: Small results end within microseconds, so their one page says FINISHED.
 LINGER_SECS = 0.002
+#: A wait for rows longer than this is worth watching the client's socket for a hang-up.
+WATCH_AFTER_SECS = 0.02
 
 
 def rejected(error: QueryError) -> QueryResults:
@@ -133,10 +136,10 @@ class TrinoQuery:
                 if result.trino_columns is not None:  # a Trino cluster: its rows as sent
                     self._cluster_columns = result.trino_columns
                     async for rows in result.trino_rows():
-                        await self._send.send(rows)
+                        await self._hand_over(rows)
                 else:
                     async for batch in result:
-                        await self._send.send(batch)
+                        await self._hand_over(batch)
                 self.update_count = result.update_count
                 # All rows are out: let polls finish the last page now, not after the
                 # engine and the group slot are released.
@@ -148,11 +151,23 @@ class TrinoQuery:
             self._produced_all = True
             self._send.close()  # sync: pollers see the error before end-of-channel
 
+    async def _hand_over(self, rows: pa.RecordBatch | TrinoRows) -> None:
+        """To the next poll. With room in the channel this goes on without yielding, so
+        a result that ends here closes the channel before the poll wakes: one wake-up,
+        and the page it builds is the last."""
+        try:
+            self._send.send_nowait(rows)
+        except trio.WouldBlock:
+            await self._send.send(rows)
+
     # -- polls ----------------------------------------------------------------
 
-    async def next_page(self, max_wait: float) -> QueryResults:
+    async def next_page(
+        self, max_wait: float, on_long_wait: Callable[[], None] | None = None
+    ) -> QueryResults:
         """Build the next page: the data that is ready, waiting at most `max_wait`
-        for the first rows; once some rows are in hand, never wait for more."""
+        for the first rows; once some rows are in hand, never wait for more.
+        `on_long_wait` is called once the wait for the first rows passes WATCH_AFTER_SECS."""
         self.token += 1
         chunks: list[bytes] = []
         size = 0
@@ -160,11 +175,12 @@ class TrinoQuery:
             while size < self.max_page_bytes:
                 if self._pending is None:
                     try:
-                        if not chunks:
+                        if not chunks and on_long_wait is not None:
+                            self._pending = await self._first_rows(on_long_wait)
+                        elif not chunks:
                             self._pending = await self._receive.receive()
                         else:  # rows in hand: only wait a moment, for the end of a small result
-                            with trio.move_on_after(LINGER_SECS):
-                                self._pending = await self._receive.receive()
+                            self._pending = await self._receive_within(LINGER_SECS)
                             if self._pending is None:
                                 break
                     except trio.EndOfChannel:
@@ -175,6 +191,24 @@ class TrinoQuery:
         page = self._page(chunks)
         self.last_page = page
         return page
+
+    async def _receive_within(self, seconds: float) -> pa.RecordBatch | TrinoRows | None:
+        """The next rows if they come within `seconds` (None if not); rows already
+        waiting cost no cancel scope."""
+        try:
+            return self._receive.receive_nowait()
+        except trio.WouldBlock:
+            pass
+        with trio.move_on_after(seconds):
+            return await self._receive.receive()
+        return None
+
+    async def _first_rows(self, on_long_wait: Callable[[], None]) -> pa.RecordBatch | TrinoRows:
+        rows = await self._receive_within(WATCH_AFTER_SECS)
+        if rows is None:
+            on_long_wait()
+            rows = await self._receive.receive()
+        return rows
 
     def _encode_slice(self, budget: int) -> bytes:
         """Encode as many pending rows as fit in `budget` bytes; keep the rest."""
