@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +35,8 @@ log = structlog.get_logger("qflux.engines")
 CANCEL_GRACE_SECS = 5.0
 #: How often a cancelled call is interrupted again until it returns.
 INTERRUPT_RETRY_SECS = 0.05
+#: How often a cancelled call is checked for having returned.
+FINISH_POLL_SECS = 0.002
 
 
 class ActiveCalls:
@@ -122,10 +123,10 @@ async def run_interruptible(
     `interrupt()` asks the driver to stop and we wait (shielded, bounded) for the
     worker to actually return, so no orphan keeps burning the backend.
     """
-    finished = trio.Event()
-    token = trio.lowlevel.current_trio_token()
     lock = threading.Lock()
-    state = {"started": False, "abandoned": False}
+    # Plain flags, not a Trio Event: waking the Trio thread from the worker costs a
+    # round through the scheduler on every call, and only a cancel needs to know.
+    state = {"started": False, "abandoned": False, "finished": False}
 
     def call() -> T:
         with lock:  # a call cancelled before it began must never begin
@@ -135,8 +136,7 @@ async def run_interruptible(
         try:
             return fn()
         finally:
-            with contextlib.suppress(trio.RunFinishedError):  # the run already ended
-                token.run_sync_soon(finished.set)
+            state["finished"] = True
 
     try:
         return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
@@ -150,12 +150,11 @@ async def run_interruptible(
             grace.shield = True
             # Keep interrupting until the call returns: an interrupt that lands before
             # the driver has started the query is a no-op, so once is not enough.
-            while True:
+            while not state["finished"]:
                 interrupt()
-                with trio.move_on_after(INTERRUPT_RETRY_SECS):
-                    await finished.wait()
-                if finished.is_set():
-                    break
+                retry_at = trio.current_time() + INTERRUPT_RETRY_SECS
+                while not state["finished"] and trio.current_time() < retry_at:
+                    await trio.sleep(FINISH_POLL_SECS)
         if grace.cancelled_caught:
             log.warning("engine call did not stop after interrupt", engine=engine)
         else:

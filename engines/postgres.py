@@ -1,23 +1,25 @@
 """PostgreSQL over psycopg 3's sync API, driven from worker threads.
 
 psycopg's async API runs on asyncio only, so every call that may block (taking a pooled
-connection, DECLARE, each FETCH, COMMIT) runs in a worker thread under this engine's
-own CapacityLimiter. A statement PostgreSQL can DECLARE as a cursor (SELECT, WITH,
-VALUES, TABLE) runs as a server-side cursor inside its own transaction and is fetched
-`BATCH_ROWS` at a time, one FETCH per batch the frontend asks for, so a large result
-streams in bounded memory. Anything else (DML, DDL, SHOW, multi-statement text) runs
-in autocommit; its rows, if any, are fetched at once.
+connection, running the statement, reading each batch) runs in a worker thread under
+this engine's own CapacityLimiter. A statement that returns rows (SELECT, WITH, VALUES,
+TABLE) is streamed: sent once, its rows read in libpq's chunked mode `BATCH_ROWS` at a
+time, one worker call per batch the frontend asks for. The server is held back by the
+socket meanwhile, so a large result streams in bounded memory, and a small one is done
+in one round trip, with no transaction or cursor around it. Anything else (DML, DDL,
+SHOW, multi-statement text) runs plainly in autocommit; its rows, if any, are fetched
+at once.
 
 Cancelling the query's scope while a driver call runs sends a cancel request
 (`cancel_safe`, from a helper thread so the Trio thread never blocks on the network),
 and the connection is then closed and handed back to the pool, which discards it: a
 connection whose query was cancelled, killed or broken is never reused. Leaving between
-batches (nothing runs at the server then) rolls the transaction back and keeps the
-connection. A connection that ran anything but a query, or a query with the session's
-search_path, is reset with DISCARD ALL when it goes back, so no client's session state
+batches cancels the rest of the result and drains it, which keeps the connection. A
+connection that ran anything but a query, or a query with the session's search_path,
+is reset with DISCARD ALL before it goes back, so no client's session state
 (search_path, SET, temp tables) reaches the next query; a connection idle for more
-than a second is checked before it is handed out. The two round trips are skipped
-where they cannot matter: they cost as much as `SELECT 1` itself.
+than a second is checked before it is handed out, and one the server ended while it
+sat in the pool is noticed (it has become readable) and swapped before use.
 
 Arrow types come from the result's type oids (see `_SCALARS`):
 
@@ -51,10 +53,12 @@ to the endpoint's database.
 
 from __future__ import annotations
 
+import itertools
 import re
+import select
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -104,7 +108,9 @@ APPLICATION_NAME = "qflux"
 #: Output styles the loaders parse (psycopg needs ISO dates; `_IntervalLoader` reads
 #: the postgres interval style). Appended after the endpoint's own options, so they win.
 _SESSION_OPTIONS = "-c DateStyle=ISO -c IntervalStyle=postgres"
-_CURSOR_NAME = "qflux_cursor"
+#: Rows per chunk libpq hands over while a result streams (chunked mode needs libpq 17;
+#: an older one streams row by row).
+_CHUNK_ROWS = BATCH_ROWS if psycopg.pq.version() >= 170000 else 1
 #: Field metadata naming the PostgreSQL type of a string or json column, as read by
 #: qflux.frontends.pg_types (PG_TYPE_KEY); engines do not import frontends.
 _PG_TYPE_KEY = b"qflux.pg_type"
@@ -240,7 +246,6 @@ class PostgresEngine(Engine):
                     max_size=self.pool_size + 1,
                     open=False,
                     check=self._check,
-                    reset=self._reset,
                     name=f"qflux-{self.name}",
                     reconnect_timeout=RECONNECT_SECS,
                 )
@@ -275,14 +280,19 @@ class PostgresEngine(Engine):
         if time.monotonic() - self._returned_at.get(id(conn), 0.0) > IDLE_CHECK_SECS:
             ConnectionPool.check_connection(conn)
 
-    def _reset(self, conn: Connection) -> None:
-        """Pool: a connection that may carry session state starts the next query fresh."""
+    def reset_if_dirty(self, conn: Connection) -> None:
+        """Worker thread, before the connection goes back: one that may carry session
+        state starts the next query fresh. Done here rather than by the pool, whose
+        reset would wake one of its own threads for every returned connection."""
         if id(conn) in self._dirty:
             self._dirty.discard(id(conn))
             conn.execute("DISCARD ALL")
 
     def mark_dirty(self, conn: Connection) -> None:
         self._dirty.add(id(conn))
+
+    def is_dirty(self, conn: Connection) -> bool:
+        return id(conn) in self._dirty
 
     def putconn(self, conn: Connection) -> None:
         self._returned_at[id(conn)] = time.monotonic()
@@ -343,6 +353,7 @@ class _Query:
     def __init__(self, engine: PostgresEngine) -> None:
         self._engine = engine
         self.conn: Connection | None = None
+        self.stream: Iterator[tuple[Any, ...]] | None = None  # rows still coming, if any
         self.cancelled = False
         self._orphaned = False  # released while a call still ran: that call returns it
         self._busy = threading.Lock()
@@ -355,6 +366,18 @@ class _Query:
         if self.cancelled:
             raise QueryError(ErrorCode.CANCELLED, "cancelled before it started")
         return self.conn
+
+    def connect_live(self) -> Connection:
+        """Worker thread: a connection that has not died while it sat in the pool.
+
+        An idle connection has nothing to read unless the server ended it (terminated,
+        restarted: its last words and EOF are waiting), so a readable one is swapped
+        for another without a round trip, before anything runs on it."""
+        conn = self.connect()
+        if select.select([conn.fileno()], [], [], 0)[0]:
+            self.drop()
+            conn = self.connect()
+        return conn
 
     def run(self, fn: Callable[[], T]) -> T:
         """Worker thread: one driver call."""
@@ -389,7 +412,10 @@ class _Query:
     def reusable_as_is(self) -> bool:
         conn = self.conn
         return conn is None or (
-            not self.cancelled and conn.info.transaction_status == TransactionStatus.IDLE
+            not self.cancelled
+            and self.stream is None
+            and conn.info.transaction_status == TransactionStatus.IDLE
+            and not self._engine.is_dirty(conn)
         )
 
     def release(self) -> None:
@@ -404,19 +430,28 @@ class _Query:
             self._busy.release()
 
     def drop(self) -> None:
-        """Worker thread: give back a broken connection (the pool replaces it)."""
+        """Worker thread: give back a dead connection, closed (the pool replaces it)."""
+        if self.conn is not None:
+            self.conn.close()
         self._return()
 
     def _return(self) -> None:
         with self._cancelling:  # never close under a cancel request still using it
             conn, self.conn = self.conn, None
+        stream, self.stream = self.stream, None
         if conn is None:
             return
-        if self.cancelled or self._orphaned or conn.broken:
+        if self.cancelled or self._orphaned or conn.broken or conn.closed:
             conn.close()  # the pool discards a closed connection and replaces it
-        elif conn.info.transaction_status != TransactionStatus.IDLE:
+        else:
             try:
-                conn.execute("ROLLBACK")
+                if stream is not None:  # left mid-result: psycopg cancels the rest, drains
+                    close_stream = getattr(stream, "close", None)
+                    if close_stream is not None:
+                        close_stream()
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")
+                self._engine.reset_if_dirty(conn)
             except psycopg.Error:
                 conn.close()
         self._engine.putconn(conn)
@@ -428,7 +463,6 @@ class _PgResult(Result):
     def __init__(self, engine: PostgresEngine, query: _Query) -> None:
         self._engine = engine
         self._query = query
-        self._cursor: psycopg.ServerCursor[tuple[Any, ...]] | None = None
         self._columns: list[_Column] = []
         self._ahead: list[pa.RecordBatch] = []
         self.exhausted = False
@@ -436,45 +470,30 @@ class _PgResult(Result):
 
     def start(self, sql_text: str, schema: str | None) -> None:
         """Worker thread: run the statement and read its first batch."""
-        declarable = _may_declare(sql_text)
-        opening: list[sql.SQL | sql.Composed] = []
+        conn = self._query.connect_live()
         if schema:
-            opening.append(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        if declarable:
-            opening.append(sql.SQL("BEGIN"))
-        conn = self._query.connect()
-        if opening:
-            try:
-                conn.execute(opening[0])
-            except psycopg.OperationalError:
-                if not conn.broken or self._query.cancelled:
-                    raise
-                # A pooled connection that died while idle: nothing ran, take another.
-                self._query.drop()
-                conn = self._query.connect()
-                conn.execute(opening[0])
-            for statement in opening[1:]:
-                conn.execute(statement)
-        if schema or not declarable:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             self._engine.mark_dirty(conn)
-        if declarable:
-            cursor = conn.cursor(_CURSOR_NAME, scrollable=False)
+        if _may_declare(sql_text):
             try:
-                cursor.execute(sql_text)
-            except (errors.SyntaxError, errors.FeatureNotSupported):
-                # Not declarable (WITH ... INSERT, SELECT INTO, several statements):
-                # run it plainly, where a real syntax error is reported again.
-                conn.execute("ROLLBACK")
-                cursor.close()
-            else:
-                self._cursor = cursor
-                rows = cursor.fetchmany(BATCH_ROWS)
-                self._describe(cursor.description, rows)
-                if len(rows) < BATCH_ROWS:
-                    self._finish()
-                self._ahead.append(self._batch(rows))
+                self._stream(conn, sql_text)
                 return
+            except (errors.SyntaxError, errors.FeatureNotSupported):
+                # Not a single query (several statements): run it plainly, where a real
+                # syntax error is reported again.
+                self._query.stream = None
+        self._engine.mark_dirty(conn)  # anything else may change the session
         self._run_plain(conn, sql_text)
+
+    def _stream(self, conn: Connection, sql_text: str) -> None:
+        """Start streaming the result and read its first batch."""
+        cursor = conn.cursor()
+        self._query.stream = cursor.stream(sql_text, size=_CHUNK_ROWS)
+        rows = list(itertools.islice(self._query.stream, BATCH_ROWS))
+        self._describe(cursor.description, rows)
+        if len(rows) < BATCH_ROWS:
+            self._end()
+        self._ahead.append(self._batch(rows))
 
     def _run_plain(self, conn: Connection, sql_text: str) -> None:
         cursor = conn.execute(sql_text)
@@ -499,17 +518,16 @@ class _PgResult(Result):
                 yield batch
 
     def _fetch(self) -> pa.RecordBatch:
-        assert self._cursor is not None
-        rows = self._cursor.fetchmany(BATCH_ROWS)
+        """Worker thread: the next batch of the stream."""
+        assert self._query.stream is not None
+        rows = list(itertools.islice(self._query.stream, BATCH_ROWS))
         if len(rows) < BATCH_ROWS:
-            self._finish()
+            self._end()
         return self._batch(rows)
 
-    def _finish(self) -> None:
-        """Every row is read: commit, so the connection goes back idle."""
-        assert self._query.conn is not None and self._cursor is not None
-        self._query.conn.execute("COMMIT")
-        self._cursor.close()  # the commit closed it server-side: no round trip
+    def _end(self) -> None:
+        """Every row is read: the connection is idle again, nothing to close."""
+        self._query.stream = None
         self.exhausted = True
 
     def _describe(self, description: Sequence[psycopg.Column] | None, sample: list[Any]) -> None:

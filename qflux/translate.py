@@ -4,7 +4,9 @@ The source dialect comes from the client's protocol, the target from the engine.
 dialect: the SQL is not even parsed. Otherwise sqlglot parses, qflux's own fix-ups run
 on the tree (`qflux.dialect_fixes`), sqlglot writes the target dialect, and the
 operator's `translation.pythonScripts` hooks get the last word. Outcomes are cached by
-(sql, source, target[, schema version]) so a repeated query costs a dict lookup.
+(sql, source, target[, schema version]) so a repeated query costs a dict lookup, and
+by statement shape with its values lifted out (`qflux.translate_templates`) so the same
+query with new values costs a tokenization.
 
 Failure policy: SQL sqlglot cannot parse passes through untouched (the engine then
 reports its own error). A construct sqlglot cannot express in the target fails the
@@ -26,6 +28,7 @@ import structlog
 
 from qflux.core import EngineType, ErrorCode, FrontendProtocol, QueryError
 from qflux.schema_cache import SchemaContext
+from qflux.translate_templates import Template, make_template, shape_of
 
 try:
     import sqlglot
@@ -86,6 +89,8 @@ class Translator:
         self.hooks = list(hooks)
         self._dialects = {**PROTOCOL_DIALECTS, FrontendProtocol.FLIGHT_SQL: flight_sql_dialect}
         self._cache: OrderedDict[tuple[Any, ...], Translation | QueryError] = OrderedDict()
+        self._templates: OrderedDict[tuple[Any, ...], tuple[Template, str | None]] = OrderedDict()
+        self.template_hits = 0
         self.translated_total: Counter[tuple[str, str]] = Counter()
         self.cache_hits = 0
         self.cache_misses = 0
@@ -114,11 +119,9 @@ class Translator:
             outcome = cached
         else:
             self.cache_misses += 1
-            outcome = self._translate(sql, source, target, schema)
+            outcome = self._translate_shape(sql, source, target, schema, key[3])
             if self.cache_size:
-                self._cache[key] = outcome
-                if len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+                self._remember(self._cache, key, outcome)
         elapsed = time.perf_counter() - started
         self.seconds_total += elapsed
         if isinstance(outcome, QueryError):
@@ -126,6 +129,40 @@ class Translator:
         if outcome.translated:
             self.translated_total[(source, target)] += 1
         return attrs.evolve(outcome, ms=elapsed * 1000, cached=hit)
+
+    def _translate_shape(
+        self,
+        sql: str,
+        source: str,
+        target: str,
+        schema: SchemaContext | None,
+        schema_key: Any,
+    ) -> Translation | QueryError:
+        """Through the statement's shape template when there is one; else translated,
+        and a template made for the shape if it proves faithful."""
+        shape = shape_of(sql, source) if self.cache_size and not self.hooks else None
+        if shape is None:
+            return self._translate(sql, source, target, schema)
+        key = (shape.key, source, target, schema_key)
+        known = self._templates.get(key)
+        if known is not None:
+            self._templates.move_to_end(key)
+            self.template_hits += 1
+            template, note = known
+            return Translation(template.fill(shape.literals), source, target, True, note=note)
+        outcome = self._translate(sql, source, target, schema)
+        if isinstance(outcome, Translation) and outcome.translated:
+            probe = self._translate(shape.sentinel_sql, source, target, schema)
+            if isinstance(probe, Translation) and probe.translated:
+                made = make_template(shape, probe.sql, outcome.sql)
+                if made is not None and probe.note == outcome.note:
+                    self._remember(self._templates, key, (made, outcome.note))
+        return outcome
+
+    def _remember(self, cache: OrderedDict[tuple[Any, ...], Any], key: Any, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > self.cache_size:
+            cache.popitem(last=False)
 
     def _translate(
         self, sql: str, source: str, target: str, schema: SchemaContext | None
@@ -192,6 +229,8 @@ class Translator:
             "cacheMisses": self.cache_misses,
             "cacheHitRate": self.cache_hits / lookups if lookups else None,
             "cacheEntries": len(self._cache),
+            "templateHits": self.template_hits,
+            "templateEntries": len(self._templates),
             "secondsTotal": self.seconds_total,
         }
 

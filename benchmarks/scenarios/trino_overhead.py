@@ -23,7 +23,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     mock = subprocess.Popen([sys.executable, "-m", "benchmarks.mock_trino", str(port)])
     try:
-        _wait_for(f"http://127.0.0.1:{port}/v1/info")
+        wait_for_coordinator(port)
         config = {
             "clusters": {
                 "trino": {
@@ -71,7 +71,9 @@ def _client(port: int) -> Any:
     return query
 
 
-def _wait_for(url: str) -> None:
+def wait_for_coordinator(port: int) -> None:
+    """Until the coordinator at `port` answers `/v1/info`."""
+    url = f"http://127.0.0.1:{port}/v1/info"
     deadline = time.monotonic() + 10
     while True:
         try:

@@ -363,7 +363,15 @@ _INT_WIDTHS = {Oid.INT2: (pa.int16(), 2), Oid.INT4: (pa.int32(), 4), Oid.INT8: (
 _INT_ARRAYS = {Oid.INT2: Oid.INT2_ARRAY, Oid.INT4: Oid.INT4_ARRAY, Oid.INT8: Oid.INT8_ARRAY}
 
 
+#: Up to this many rows are framed (and integers formatted) in Python, not by kernels.
+SMALL_BATCH_ROWS = 16
+
+
 def _as_text(arr: pa.Array) -> pa.Array:
+    if len(arr) <= SMALL_BATCH_ROWS and pa.types.is_integer(arr.type):
+        # A point query's few integers: Python's digits are PostgreSQL's, and two
+        # kernel calls cost several times what formatting them here does.
+        return pa.array([None if v is None else str(v).encode() for v in arr.to_pylist()], _LB)
     return pc.cast(arr, pa.string()).cast(_LB)
 
 
@@ -1721,7 +1729,6 @@ class PgEncoder:
 
 
 #: Up to this many rows, DataRows are framed in Python rather than with Arrow kernels.
-SMALL_BATCH_ROWS = 16
 _NULL_FIELD = b"\xff\xff\xff\xff"
 
 

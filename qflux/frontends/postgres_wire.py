@@ -808,8 +808,9 @@ def _tls_context(config: PostgresWireConfig) -> ssl.SSLContext:
 
 def split_statements(sql: str) -> list[str]:
     """Split a simple-query string at top-level semicolons, keeping each statement's text."""
-    if ";" not in sql:  # one statement, the usual case: no need to tokenise
-        return [sql.strip()] if sql.strip() else []
+    single = sql.strip().rstrip(";").rstrip()
+    if ";" not in single:  # one statement, the usual case: no need to tokenise
+        return [single] if single else []
     try:
         tokens = Tokenizer().tokenize(sql)
     except Exception:  # the engine will report what is wrong with it
