@@ -72,9 +72,8 @@ class HttpPool:
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self.https else 80)
         default_port = self.port == (443 if self.https else 80)
-        self.host_header = self.host if default_port else f"{self.host}:{self.port}"
-        if ":" in self.host and not default_port:  # an IPv6 literal
-            self.host_header = f"[{self.host}]:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        self.host_header = host if default_port else f"{host}:{self.port}"
         self.ssl_context = ssl_context if self.https else None
         if self.https and self.ssl_context is None:
             self.ssl_context = ssl.create_default_context()
@@ -99,7 +98,8 @@ class HttpPool:
             ok = False
             try:
                 message = await self._exchange(conn, data, reused)
-                ok = message.keep_alive
+                # Bytes beyond the response (a server bug) would answer the next request.
+                ok = message.keep_alive and conn.reader.between_messages
                 return message.status, message.body
             finally:
                 if ok:
@@ -118,16 +118,23 @@ class HttpPool:
         return None, False
 
     async def _connect(self) -> _Connection:
+        tcp: trio.SocketStream | None = None
+        connected = False
         try:
             with trio.fail_after(self.connect_timeout):
-                stream: trio.abc.Stream = await trio.open_tcp_stream(self.host, self.port)
+                tcp = await trio.open_tcp_stream(self.host, self.port)
+                stream: trio.abc.Stream = tcp
                 if self.ssl_context is not None:
                     stream = trio.SSLStream(
                         stream, self.ssl_context, server_hostname=self.host, https_compatible=True
                     )
                     await stream.do_handshake()
+            connected = True
         except (OSError, trio.TooSlowError, trio.BrokenResourceError, ssl.SSLError) as exc:
             raise TransportError(f"cannot connect: {exc!r}", unsent=True) from exc
+        finally:
+            if tcp is not None and not connected:  # a failed or cancelled TLS handshake
+                tcp.socket.close()
         reader = MessageReader(
             response=True, max_head_bytes=MAX_HEAD_BYTES, max_body_bytes=MAX_BODY_BYTES
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 S = TypeVar("S", bound=enum.Enum)
 
@@ -13,7 +13,7 @@ class _Sentinel(enum.Enum):
     NEED_DATA = "NEED_DATA"
 
 
-NEED_DATA = _Sentinel.NEED_DATA
+NEED_DATA: Final = _Sentinel.NEED_DATA
 """`next_event()` needs more bytes (or is waiting for our reply) before it can go on."""
 
 #: The type of NEED_DATA, for annotations.

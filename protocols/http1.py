@@ -27,6 +27,7 @@ _HEADER_LINES = re.compile(rb"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1
 _BAD_OUT = re.compile(r"[\r\n\x00]")
 _TARGET = re.compile(rb"[\x21-\x7e\x80-\xff]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_RESPONSE_VERSION = re.compile(rb"HTTP/1\.[0-9]")
 _MAX_CHUNK_LINE = 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -85,6 +86,7 @@ class MessageReader:
         self.max_head_bytes = max_head_bytes
         self.max_body_bytes = max_body_bytes
         self.max_buffered_bytes = max_head_bytes + max_body_bytes + 4 + 65_536
+        self._kind = "Response" if response else "Request"
         self._buf = bytearray()
         self._eof = False
         self._overflow = False
@@ -108,12 +110,12 @@ class MessageReader:
         drop)."""
         return self._head is None and not self._buf
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         if not data:
             self._eof = True
         elif self._eof or self._overflow:
             return
-        elif len(self._buf) + len(data) > self.max_buffered_bytes:
+        elif self.buffered_bytes + len(data) > self.max_buffered_bytes:
             self._overflow = True
         else:
             self._buf += data
@@ -130,7 +132,9 @@ class MessageReader:
             assert self._head is not None
             start, headers, keep_alive = self._head
             self._head = None
-            if self.response and start[1].startswith("1") and start[1] != "101":
+            if self.response and start[1] == "101":  # never asked for: the stream is not HTTP
+                raise HttpError(502, "unexpected 101 Switching Protocols")
+            if self.response and start[1].startswith("1"):
                 continue  # an interim response (100 Continue): the real one follows
             return Message(start, headers, body, keep_alive)
 
@@ -143,7 +147,7 @@ class MessageReader:
         end = buf.find(b"\r\n\r\n", 0, self.max_head_bytes + 4)
         if end < 0:
             if len(buf) > self.max_head_bytes or self._overflow:
-                raise HttpError(431, "Request header fields too large")
+                raise HttpError(431, f"{self._kind} header fields too large")
             if self._eof:
                 if buf:
                     raise HttpError(400, "connection closed in the middle of a message head")
@@ -168,7 +172,7 @@ class MessageReader:
         if self.response:
             version, _, rest = line.partition(b" ")
             status, _, reason = rest.partition(b" ")
-            if not version.startswith(b"HTTP/1.") or len(status) != 3 or not status.isdigit():
+            if not _RESPONSE_VERSION.fullmatch(version) or len(status) != 3 or not status.isdigit():
                 raise HttpError(502, f"malformed status line {line[:80]!r}")
             return version[5:].decode(), status.decode(), _text(reason)
         parts = line.split(b" ")
@@ -194,7 +198,7 @@ class MessageReader:
         elif length is not None:
             values = {v.strip() for v in length.split(",")}
             value = values.pop() if len(values) == 1 else ""
-            if not value.isdigit() or len(value) > 18:
+            if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 raise HttpError(400, f"invalid Content-Length {length[:40]!r}")
             self._length = int(value)
         elif self.response and int(start[1]) not in _NO_BODY_STATUSES and start[1][0] != "1":
@@ -204,7 +208,7 @@ class MessageReader:
         if self.response and (int(start[1]) in _NO_BODY_STATUSES or start[1][0] == "1"):
             self._length = 0
         if self._length > self.max_body_bytes:
-            raise HttpError(413, "Request body too large")
+            raise HttpError(413, f"{self._kind} body too large")
         self._head = (start, headers, keep_alive)
 
     # -- the body ------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class MessageReader:
             return body
         if self._length == -2:
             if len(self._buf) > self.max_body_bytes or self._overflow:
-                raise HttpError(413, "response body too large")
+                raise HttpError(413, f"{self._kind} body too large")
             if not self._eof:
                 return NEED_DATA
             body = bytes(self._buf)
@@ -230,7 +234,7 @@ class MessageReader:
         if self._eof:
             raise HttpError(400, "connection closed in the middle of a message body")
         if self._overflow:
-            raise HttpError(413, "Request body too large")
+            raise HttpError(413, f"{self._kind} body too large")
         return NEED_DATA
 
     def _take_chunks(self) -> bytes | NeedData:
@@ -265,7 +269,7 @@ class MessageReader:
                     self._in_trailers = True
                     continue
                 if len(self._body) + chunk > self.max_body_bytes:
-                    raise HttpError(413, "Request body too large")
+                    raise HttpError(413, f"{self._kind} body too large")
                 self._chunk_left = chunk
             if len(buf) < self._chunk_left + 2:
                 return self._short()

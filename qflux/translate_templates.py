@@ -58,7 +58,10 @@ def shape_of(sql: str, dialect: str) -> Shape | None:
         tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except Exception:  # the translation itself will report what is wrong
         return None
-    key, sentinel, literals, sentinels = [], [], [], []
+    key: list[str] = []
+    sentinel: list[str] = []
+    literals: list[str] = []
+    sentinels: list[str] = []
     at = 0
     previous = None
     for token in tokens:

@@ -1,7 +1,9 @@
 """The Trino path's added latency, measured as QueryFlux publishes its own: the same
 client sends `SELECT 1` to a Trino coordinator that answers at once, directly and
 through qflux (Trino HTTP frontend -> Trino engine), 500 rounds after 50 warm-ups,
-interleaved. Targets (reported, not asserted): p50 <= 0.30 ms, p99 <= 0.80 ms added."""
+interleaved. A third path goes through a Trio process that only relays bytes: the
+least any proxy written on this runtime adds on this machine. Targets (reported, not
+asserted): p50 <= 0.30 ms, p99 <= 0.80 ms added."""
 
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ TARGET_P99_MS = 0.80
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:
-    port = free_port()
+    port, relay_port = free_port(), free_port()
     mock = subprocess.Popen([sys.executable, "-m", "benchmarks.mock_trino", str(port)])
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.trio_relay", str(relay_port), str(port)]
+    )
     try:
+        wait_for_coordinator(relay_port)
         wait_for_coordinator(port)
         config = {
             "clusters": {
@@ -39,14 +45,21 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             direct = _client(port)
             proxied = _client(proxy.port())
             samples = interleaved(
-                {"direct to the coordinator": direct, "via qflux": proxied},
+                {
+                    "direct to the coordinator": direct,
+                    "via a bare Trio byte relay": _client(relay_port),
+                    "via qflux": proxied,
+                },
                 iterations=100 if options.quick else 500,
                 warmup=20 if options.quick else 50,
             )
     finally:
-        mock.terminate()
-        mock.wait(timeout=10)
+        for process in (relay, mock):
+            process.terminate()
+            process.wait(timeout=10)
     result = overhead(samples, "direct to the coordinator", "via qflux")
+    floor = overhead(samples, "direct to the coordinator", "via a bare Trio byte relay")
+    result["added by a bare Trio byte relay"] = floor["added by the proxy path"]
     added = result["added by the proxy path"]
     result["targets"] = {
         "p50 <= 0.30 ms": "met" if added["p50"] <= TARGET_P50_MS else "missed",
@@ -87,5 +100,11 @@ def wait_for_coordinator(port: int) -> None:
 
 def markdown(result: dict[str, Any]) -> list[str]:
     targets = ", ".join(f"{name}: {state}" for name, state in result["targets"].items())
-    return [*latency_table("SELECT 1, Trino path (instant coordinator)", result),
-            f"targets for the added latency: {targets}"]  # fmt: skip
+    lines = latency_table("SELECT 1, Trino path (instant coordinator)", result)
+    if "added by a bare Trio byte relay" in result:
+        p = result["added by a bare Trio byte relay"]
+        lines.append(
+            f"| added by a bare Trio byte relay (the runtime's floor) | {p['p50']:.3f} |"
+            f" {p['p95']:.3f} | {p['p99']:.3f} | {p['mean']:.3f} |"
+        )
+    return [*lines, f"targets for the added latency: {targets}"]
