@@ -208,12 +208,17 @@ class TrinoEngine(Engine):
         self._active += 1
         result = _TrinoResult(self)
         try:
-            page = await self._request(
-                "POST",
-                f"{self.endpoint}/v1/statement",
-                content=sql.encode(),
-                headers=self._headers(session),
-            )
+            # Shielded: a cancel landing while the POST is in flight would leave the
+            # cluster running a query whose id never arrived, so nothing could DELETE it.
+            # The POST finishes (bounded by its own timeouts; a coordinator answers it at
+            # once), then the cancel takes effect and the finally below deletes the query.
+            with trio.CancelScope(shield=True):
+                page = await self._request(
+                    "POST",
+                    f"{self.endpoint}/v1/statement",
+                    content=sql.encode(),
+                    headers=self._headers(session),
+                )
             await result.start(page)
             yield result
         finally:

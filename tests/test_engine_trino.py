@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import threading
 import time
 import uuid
@@ -317,3 +318,36 @@ def test_only_a_trino_clients_session_properties_reach_the_cluster(backend):
         protocol=FrontendProtocol.POSTGRES_WIRE, user="alice", properties={"DateStyle": "ISO"}
     )
     assert "X-Trino-Session" not in engine._headers(postgres_session)
+
+
+async def test_a_cancel_during_the_submit_still_deletes_the_query(nursery: trio.Nursery) -> None:
+    """Cancelled while the POST waits for the coordinator: the POST is let finish, so
+    the query's id is known, and the query is deleted rather than left running."""
+    import h11
+
+    from .test_http_client import Origin, Seen, ok
+
+    async def coordinator(seen: Seen) -> Any:
+        if seen.request.method == b"POST":
+            await trio.sleep(0.3)  # a coordinator slow to accept the query
+            page = {"id": "q1", "nextUri": f"{origin.url()}/v1/statement/executing/q1/s/1",
+                    "stats": {"state": "QUEUED"}}  # fmt: skip
+            return ok(json.dumps(page).encode())
+        return [h11.Response(status_code=204, headers=[]), h11.EndOfMessage()]
+
+    origin = await Origin(coordinator).start(nursery)
+    config = load_config({
+        "clusters": {"remote": {"engine": "trino", "endpoint": origin.url()}},
+        "clusterGroups": {"g": {"members": ["remote"], "maxRunningQueries": 1}},
+        "routingFallback": "g",
+    })  # fmt: skip
+    engine = TrinoEngine("remote", config.clusters["remote"])
+    try:
+        with trio.move_on_after(0.05) as scope:
+            async with engine.execute("SELECT 1", session()):
+                raise AssertionError("the cancel should land before any result")
+        assert scope.cancelled_caught
+        deletes = [s.request.target for s in origin.seen if s.request.method == b"DELETE"]
+        assert deletes == [b"/v1/statement/executing/q1/s/1"]
+    finally:
+        await engine.aclose()
