@@ -370,9 +370,11 @@ class _Query:
     def connect_live(self) -> Connection:
         """Worker thread: a connection that has not died while it sat in the pool.
 
-        An idle connection has nothing to read unless the server ended it (terminated,
-        restarted: its last words and EOF are waiting), so a readable one is swapped
-        for another without a round trip, before anything runs on it."""
+        An idle pooled connection has nothing to read unless the server ended it
+        (terminated, restarted: its last words and EOF are waiting). Nothing else can
+        arrive unasked: a session that ran LISTEN was reset with DISCARD ALL. So a
+        readable one is swapped for another without a round trip, before anything runs
+        on it."""
         conn = self.connect()
         if select.select([conn.fileno()], [], [], 0)[0]:
             self.drop()

@@ -475,7 +475,8 @@ async def test_idle_pooled_connections_killed_are_replaced(
     await rows_of(engine, "SELECT 1")
     [(pid, _, _)] = await wait_for(lambda: backends(admin, app))
     admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-    # The pool checks a connection before handing it out and replaces a dead one.
+    await wait_for(lambda: pid not in [b[0] for b in backends(admin, app)])  # gone while idle
+    # A connection its server ended is noticed before use and replaced.
     assert (await rows_of(engine, "SELECT 7 AS seven"))[1] == [{"seven": 7}]
     assert pid not in [b[0] for b in backends(admin, app)]
 
