@@ -1,10 +1,11 @@
 """Trino HTTP frontend: sockets <-> the sans-IO machine <-> TrinoQuery <-> dispatch.
 
-Each connection runs one request at a time (HTTP/1.1). While a request is served a
-watcher keeps reading the socket, so a client that goes away during a long poll (a
-queued or running query is always being long-polled) is noticed at once and its
-query cancelled. A client that stops polling without that (crashed between polls,
-dead NAT) is caught by the reaper after `clientTimeoutSecs`, as Trino does.
+Each connection runs one request at a time (HTTP/1.1). Once a request has waited
+`trino_query.WATCH_AFTER_SECS` for rows, a watcher peeks at the socket, so a client
+that goes away during a long poll (a queued or running query is always being
+long-polled) is noticed at once and its query cancelled. A client that stops polling
+without that (crashed between polls, dead NAT) is caught by the reaper after
+`clientTimeoutSecs`, as Trino does.
 """
 
 from __future__ import annotations
