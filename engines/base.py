@@ -5,11 +5,12 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
 import attrs
+import pyarrow as pa
 import structlog
 import trio
 
@@ -164,3 +165,25 @@ async def run_interruptible(
                 stop_ms=round((time.perf_counter() - started) * 1000, 1),
             )
         raise
+
+
+class ReadAheadResult(Result):
+    """Batches an engine read ahead (in the call that started the query), then one
+    worker-thread read per batch the frontend asks for, until the engine says it is
+    exhausted. `read_more` is that read: the next batch, or None at the end."""
+
+    def __init__(self) -> None:
+        self._ahead: list[pa.RecordBatch] = []
+        self.exhausted = False
+        self.schema = pa.schema([])
+
+    async def read_more(self) -> pa.RecordBatch | None:
+        raise NotImplementedError
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        while self._ahead or not self.exhausted:
+            batch = self._ahead.pop(0) if self._ahead else await self.read_more()
+            if batch is None:
+                return
+            if batch.num_rows:
+                yield batch

@@ -25,7 +25,7 @@ from qflux.core import (
     Session,
 )
 
-from .base import ActiveCalls, Catalog, Engine, run_interruptible
+from .base import ActiveCalls, Catalog, Engine, ReadAheadResult, run_interruptible
 
 T = TypeVar("T")
 log = structlog.get_logger("qflux.engines.duckdb")
@@ -161,16 +161,14 @@ class DuckDbEngine(Engine):
             cursor.close()
 
 
-class _DuckDbResult(Result):
+class _DuckDbResult(ReadAheadResult):
     """Batches pulled from a DuckDB Arrow reader, one worker-thread call per batch."""
 
     def __init__(self, engine: DuckDbEngine, cursor: duckdb.DuckDBPyConnection) -> None:
+        super().__init__()
         self._engine = engine
         self._cursor = cursor
         self._reader: pa.RecordBatchReader | None = None
-        self._ahead: list[pa.RecordBatch] = []
-        self.exhausted = False
-        self.schema = pa.schema([])
 
     def start(self, sql: str, use: str | None) -> None:
         """Worker thread: run `sql` and read the first batch (and the end, if short)."""
@@ -188,16 +186,8 @@ class _DuckDbResult(Result):
             if first.num_rows < BATCH_ROWS:  # a short batch is usually the last one
                 self._read()
 
-    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
-        while self._ahead or not self.exhausted:
-            if self._ahead:
-                batch = self._ahead.pop(0)
-            else:
-                batch = await self._engine._call(self._cursor, self._read)
-                if batch is None:
-                    return
-            if batch.num_rows:
-                yield batch
+    async def read_more(self) -> pa.RecordBatch | None:
+        return await self._engine._call(self._cursor, self._read)
 
     def _read(self) -> pa.RecordBatch | None:
         assert self._reader is not None

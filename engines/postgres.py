@@ -58,11 +58,11 @@ import re
 import select
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import psycopg
 import pyarrow as pa
@@ -77,7 +77,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qflux.core import EngineType, ErrorCode, QueryError, Result, Session
 
-from .base import CANCEL_GRACE_SECS, ActiveCalls, Catalog, Engine, run_interruptible
+from .base import (
+    CANCEL_GRACE_SECS,
+    ActiveCalls,
+    Catalog,
+    Engine,
+    ReadAheadResult,
+    run_interruptible,
+)
 
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig
@@ -353,7 +360,7 @@ class _Query:
     def __init__(self, engine: PostgresEngine) -> None:
         self._engine = engine
         self.conn: Connection | None = None
-        self.stream: Iterator[tuple[Any, ...]] | None = None  # rows still coming, if any
+        self.stream: Generator[tuple[Any, ...]] | None = None  # rows still coming, if any
         self.cancelled = False
         self._orphaned = False  # released while a call still ran: that call returns it
         self._busy = threading.Lock()
@@ -448,9 +455,7 @@ class _Query:
         else:
             try:
                 if stream is not None:  # left mid-result: psycopg cancels the rest, drains
-                    close_stream = getattr(stream, "close", None)
-                    if close_stream is not None:
-                        close_stream()
+                    stream.close()
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")
                 self._engine.reset_if_dirty(conn)
@@ -459,16 +464,14 @@ class _Query:
         self._engine.putconn(conn)
 
 
-class _PgResult(Result):
-    """Batches FETCHed from a server-side cursor, one worker-thread call per batch."""
+class _PgResult(ReadAheadResult):
+    """Batches read from the streamed result, one worker-thread call per batch."""
 
     def __init__(self, engine: PostgresEngine, query: _Query) -> None:
+        super().__init__()
         self._engine = engine
         self._query = query
         self._columns: list[_Column] = []
-        self._ahead: list[pa.RecordBatch] = []
-        self.exhausted = False
-        self.schema = pa.schema([])
 
     def start(self, sql_text: str, schema: str | None) -> None:
         """Worker thread: run the statement and read its first batch."""
@@ -490,8 +493,10 @@ class _PgResult(Result):
     def _stream(self, conn: Connection, sql_text: str) -> None:
         """Start streaming the result and read its first batch."""
         cursor = conn.cursor()
-        self._query.stream = cursor.stream(sql_text, size=_CHUNK_ROWS)
-        rows = list(itertools.islice(self._query.stream, BATCH_ROWS))
+        # Typed as an Iterator, made as a generator: `close()` cancels and drains the rest.
+        stream = cast(Generator[tuple[Any, ...]], cursor.stream(sql_text, size=_CHUNK_ROWS))
+        self._query.stream = stream
+        rows = list(itertools.islice(stream, BATCH_ROWS))
         self._describe(cursor.description, rows)
         if len(rows) < BATCH_ROWS:
             self._end()
@@ -510,14 +515,8 @@ class _PgResult(Result):
         for offset in range(0, len(rows), BATCH_ROWS):
             self._ahead.append(self._batch(rows[offset : offset + BATCH_ROWS]))
 
-    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
-        while self._ahead or not self.exhausted:
-            if self._ahead:
-                batch = self._ahead.pop(0)
-            else:
-                batch = await self._engine._call(self._query, self._fetch)
-            if batch.num_rows:
-                yield batch
+    async def read_more(self) -> pa.RecordBatch | None:
+        return await self._engine._call(self._query, self._fetch)
 
     def _fetch(self) -> pa.RecordBatch:
         """Worker thread: the next batch of the stream."""

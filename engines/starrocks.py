@@ -39,7 +39,14 @@ from mysql.connector.protocol import MySQLProtocol
 from qflux.config import ClusterConfig
 from qflux.core import EngineType, ErrorCode, QueryError, Result, Session
 
-from .base import CANCEL_GRACE_SECS, ActiveCalls, Catalog, Engine, run_interruptible
+from .base import (
+    CANCEL_GRACE_SECS,
+    ActiveCalls,
+    Catalog,
+    Engine,
+    ReadAheadResult,
+    run_interruptible,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("qflux.engines.starrocks")
@@ -433,16 +440,14 @@ class StarRocksEngine(Engine):
                 _drop(conn.raw)
 
 
-class _StarRocksResult(Result):
+class _StarRocksResult(ReadAheadResult):
     """Rows read BATCH_ROWS at a time from the unbuffered text protocol, as Arrow batches."""
 
     def __init__(self, engine: StarRocksEngine, conn: _Conn) -> None:
+        super().__init__()
         self._engine = engine
         self._conn = conn
         self._convert: list[Convert] = []
-        self._ahead: list[pa.RecordBatch] = []
-        self.exhausted = False
-        self.schema = pa.schema([])
 
     def start(self, sql: str, database: str | None) -> None:
         """Worker thread: run `sql` and read the first batch."""
@@ -460,16 +465,8 @@ class _StarRocksResult(Result):
         if first is not None:
             self._ahead.append(first)
 
-    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
-        while self._ahead or not self.exhausted:
-            if self._ahead:
-                batch: pa.RecordBatch | None = self._ahead.pop(0)
-            else:
-                batch = await self._engine._call(self._conn, self._read)
-            if batch is None:
-                return
-            if batch.num_rows:
-                yield batch
+    async def read_more(self) -> pa.RecordBatch | None:
+        return await self._engine._call(self._conn, self._read)
 
     def _read(self) -> pa.RecordBatch | None:
         """Worker thread: the next rows (up to BATCH_ROWS) as a batch; None at the end."""

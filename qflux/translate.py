@@ -89,7 +89,11 @@ class Translator:
         self.hooks = list(hooks)
         self._dialects = {**PROTOCOL_DIALECTS, FrontendProtocol.FLIGHT_SQL: flight_sql_dialect}
         self._cache: OrderedDict[tuple[Any, ...], Translation | QueryError] = OrderedDict()
-        self._templates: OrderedDict[tuple[Any, ...], tuple[Template, str | None]] = OrderedDict()
+        # A shape's template and note; None for a shape whose template did not prove
+        # faithful, so its statements are not probed again.
+        self._templates: OrderedDict[tuple[Any, ...], tuple[Template, str | None] | None] = (
+            OrderedDict()
+        )
         self.template_hits = 0
         self.translated_total: Counter[tuple[str, str]] = Counter()
         self.cache_hits = 0
@@ -144,19 +148,22 @@ class Translator:
         if shape is None:
             return self._translate(sql, source, target, schema)
         key = (shape.key, source, target, schema_key)
-        known = self._templates.get(key)
-        if known is not None:
+        if key in self._templates:
             self._templates.move_to_end(key)
-            self.template_hits += 1
-            template, note = known
-            return Translation(template.fill(shape.literals), source, target, True, note=note)
+            known = self._templates[key]
+            if known is not None:
+                self.template_hits += 1
+                template, note = known
+                return Translation(template.fill(shape.literals), source, target, True, note=note)
+            return self._translate(sql, source, target, schema)
         outcome = self._translate(sql, source, target, schema)
+        known = None
         if isinstance(outcome, Translation) and outcome.translated:
             probe = self._translate(shape.sentinel_sql, source, target, schema)
-            if isinstance(probe, Translation) and probe.translated:
+            if isinstance(probe, Translation) and probe.note == outcome.note:
                 made = make_template(shape, probe.sql, outcome.sql)
-                if made is not None and probe.note == outcome.note:
-                    self._remember(self._templates, key, (made, outcome.note))
+                known = None if made is None else (made, outcome.note)
+        self._remember(self._templates, key, known)
         return outcome
 
     def _remember(self, cache: OrderedDict[tuple[Any, ...], Any], key: Any, value: Any) -> None:
@@ -230,7 +237,7 @@ class Translator:
             "cacheHitRate": self.cache_hits / lookups if lookups else None,
             "cacheEntries": len(self._cache),
             "templateHits": self.template_hits,
-            "templateEntries": len(self._templates),
+            "templateEntries": sum(known is not None for known in self._templates.values()),
             "secondsTotal": self.seconds_total,
         }
 

@@ -107,3 +107,22 @@ def test_hooks_and_a_disabled_cache_use_no_templates() -> None:
     for aid in (1, 2):
         uncached.translate(POINT.format(aid), "postgres", "duckdb")
     assert uncached.stats()["templateEntries"] == 0
+
+
+def test_a_shape_without_a_faithful_template_is_not_probed_again(monkeypatch) -> None:
+    """The sentinel translation is made once per shape: a shape whose template did not
+    prove faithful costs later statements one translation, not two."""
+    import qflux.translate
+
+    monkeypatch.setattr(qflux.translate, "make_template", lambda *args: None)
+    translator = Translator()
+    calls: list[str] = []
+    real = translator._translate
+    monkeypatch.setattr(
+        translator, "_translate", lambda sql, *rest: calls.append(sql) or real(sql, *rest)
+    )
+    for aid in (1, 2, 3):
+        outcome = translator.translate(POINT.format(aid), "postgres", "duckdb")
+        assert outcome.sql == _fresh(POINT.format(aid), "postgres", "duckdb")
+    assert len(calls) == 4  # the first statement and its probe, then one each
+    assert translator.stats()["templateEntries"] == 0
