@@ -10,6 +10,7 @@ qflux version
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -218,9 +219,19 @@ async def _serve_until_signalled(server: Server) -> None:
                         nursery.cancel_scope.cancel()
 
             await nursery.start(server.run)
+            _freeze_startup_objects()
             nursery.start_soon(on_signals)
             await server.closed.wait()
             nursery.cancel_scope.cancel()
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt what start-up made (modules, config, engines: some 100k objects) from
+    garbage collection. A full collection otherwise walks them all, a pause of about
+    20 ms that would land on whichever query is running; a query's own garbage is
+    still collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:

@@ -72,6 +72,22 @@ def test_psycopg_parameters_binary_and_prepared(pg_proxy):
         assert cur.fetchall() == [(3,), (4,)]
 
 
+def test_a_prepared_statement_keeps_its_result_type_as_postgresql_does(pg_proxy):
+    """Once described, a prepared statement's portals are described from it and run at
+    Execute; a query whose columns changed since fails as PostgreSQL's does, and the
+    next execution describes afresh."""
+    query = "SELECT a, %s::int AS k FROM shape_change ORDER BY a"
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        conn.execute("CREATE TABLE shape_change(a INT)")
+        conn.execute("INSERT INTO shape_change VALUES (1), (2)")
+        for k in (7, 8, 9):  # the first describes, the rest reuse it
+            assert conn.execute(query, (k,), prepare=True).fetchall() == [(1, k), (2, k)]
+        conn.execute("ALTER TABLE shape_change ALTER a TYPE VARCHAR")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="must not change result"):
+            conn.execute(query, (10,), prepare=True)
+        assert conn.execute(query, (11,), prepare=True).fetchall() == [("1", 11), ("2", 11)]
+
+
 def test_session_commands_are_answered_locally(pg_proxy):
     with psycopg.connect(dsn(pg_proxy)) as conn:  # psycopg opens a transaction block
         conn.execute("SET application_name = 'reports'")

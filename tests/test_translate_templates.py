@@ -68,6 +68,9 @@ def test_new_values_translate_as_a_fresh_run_would(sql: str) -> None:
         "SELECT * FROM t WHERE n = -5",  # a sign is an operator: not lifted
         "SELECT * FROM t WHERE n = 1.5",  # only integers
         "SELECT interval '1' day",
+        "SELECT * FROM t WHERE i = CAST('1 day' AS INTERVAL)",  # text some dialects split
+        "SELECT * FROM t WHERE n = CAST(-5 AS INT)",  # a sign again
+        "SELECT * FROM t WHERE d = CAST('2020-01-01' || x AS DATE)",  # part of a value
     ],
 )
 def test_values_outside_comparisons_stay_in_the_shape(sql: str) -> None:
@@ -79,6 +82,33 @@ def test_lifted_places_and_kinds() -> None:
     assert shape is not None
     assert shape.literals == ("'a'", "42", "10", "5")
     assert shape.key == "SELECT * FROM t WHERE s = \x00s AND n >= \x00n LIMIT \x00n OFFSET \x00n"
+
+
+#: What the PostgreSQL frontend binds typed parameters as (pg_types.decode_parameter).
+BOUND = [
+    "SELECT abalance FROM pgbench_accounts WHERE aid = CAST(48213 AS INT)",
+    "SELECT * FROM orders WHERE id = CAST(7 AS BIGINT) AND placed >= CAST('2024-01-31' AS DATE)",
+    "SELECT * FROM events WHERE at < CAST('2024-01-31 10:00:00+02:00' AS TIMESTAMPTZ)",
+    "SELECT * FROM events WHERE at < CAST('2024-01-31 10:00:00' AS TIMESTAMP) LIMIT 5",
+    "SELECT * FROM ids WHERE u = CAST('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' AS UUID)",
+    "SELECT * FROM m WHERE x > CAST('2.5' AS DOUBLE PRECISION) AND y = CAST('1.5' AS REAL)",
+    "UPDATE accounts SET balance = CAST(10 AS INT) WHERE id = CAST(3 AS SMALLINT)",
+]
+
+
+@pytest.mark.parametrize("target", ["duckdb", "trino", "clickhouse", "starrocks", "postgres"])
+@pytest.mark.parametrize("sql", BOUND, ids=range(len(BOUND)))
+def test_bound_casts_translate_as_a_fresh_run_would(sql: str, target: str) -> None:
+    translator = Translator()
+    translator.translate(sql, "postgres", target)
+    hits = translator.template_hits
+    for salt in (3, 1000):
+        variant = _with_new_values(sql, "postgres", salt)
+        assert variant is not None and variant != sql
+        outcome = translator.translate(variant, "postgres", target)
+        assert outcome.sql == _fresh(variant, "postgres", target)
+    if target != "postgres":  # the same dialect is not translated at all
+        assert translator.template_hits == hits + 2
 
 
 def test_a_template_is_kept_only_if_it_reproduces_the_translation() -> None:

@@ -13,17 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import attrs
 import sqlglot
 from sqlglot import exp
 
 from qflux.core import ErrorCode, QueryError
 from qflux.frontends.pg_catalog_db import pg_type_of_node
 from qflux.frontends.pg_catalog_sql import normalize, parse
+from qflux.translate_templates import Shape, Template, make_template
 
 #: {table name: {column: type oid}} for the tables a statement may name.
 ColumnTypes = Mapping[str, Mapping[str, int]]
 
-__all__ = ["TEXT_OID", "bind_parameters", "parameter_count", "parameter_types", "parse"]
+__all__ = [
+    "TEXT_OID",
+    "StatementBinder",
+    "bind_parameters",
+    "parameter_count",
+    "parameter_types",
+    "parse",
+]
 
 TEXT_OID = 25
 _INT8 = 20
@@ -178,3 +187,191 @@ def bind_parameters(sql: str, values: Sequence[exp.Expr], parsed: exp.Expr | Non
         if n is not None:
             node.replace(values[n - 1].copy())
     return tree.sql(dialect="postgres")
+
+
+#: Operators whose operands sqlglot writes out as they are, whatever the operand.
+_VALUE_OPERATORS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_SENTINEL = 1_000_000_007  # the first `$n` place's sentinel; int32, unlikely in a statement
+#: Value kinds proven per statement; past this, a new kind is checked on every Bind.
+_MAX_SIGNATURES = 64
+#: A data type's SQL by its DType, for the types that are nothing but a DType.
+_TYPE_SQL: dict[exp.DType, str] = {}
+
+Signature = tuple[object, ...]
+
+
+@attrs.define(eq=False)
+class StatementBinder:
+    """Binds one prepared statement's values as text once a template has proven itself.
+
+    `bind_parameters` costs a deep copy of the tree and a full generate per Bind. The
+    template is the statement generated once with a distinct sentinel in each `$n`
+    place, its gaps filled per Bind with each value's own SQL. That equals the tree's
+    output only where the text around a parameter cannot depend on the value: operands
+    of a comparison, `IN` list elements, `BETWEEN` bounds, `LIMIT`/`OFFSET` and rows of
+    `INSERT ... VALUES`. Elsewhere it may: sqlglot writes `-$1` with -5 as `- -5`,
+    where text would give `--5`, a comment. A statement with a parameter anywhere else
+    keeps the tree path.
+
+    The template is built at the second Bind from the first Bind's values and result,
+    so a statement bound once (most drivers' unnamed statement) costs what it did.
+    Each new signature of value kinds is checked once against the tree path; a
+    mismatch retires the template for good.
+    """
+
+    sql: str
+    tree: exp.Expr | None
+    _first: tuple[Sequence[exp.Expr], str] | None = None
+    _template: Template | None = None  # gaps indexed by parameter, not by place
+    _retired: bool = False
+    _verified: set[Signature] = attrs.field(factory=set)
+
+    @property
+    def templated(self) -> bool:
+        """Whether Binds go through the template."""
+        return self._template is not None
+
+    def bind(self, values: Sequence[exp.Expr]) -> str:
+        """The statement's SQL with `values` in place of `$1`, `$2` ..."""
+        if self._template is None and not self._retired and values:
+            if self._first is None:
+                sql = bind_parameters(self.sql, values, self.tree)
+                self._first = (values, sql)
+                return sql
+            self._template = self._build(*self._first)
+            self._first = None
+            self._retired = self._template is None
+        if self._template is None:
+            return bind_parameters(self.sql, values, self.tree)
+        texts, signature = _render_all(values)
+        if signature in self._verified:
+            return self._template.fill(texts)
+        return self._check(values, texts, signature)
+
+    def _build(self, values: Sequence[exp.Expr], real: str) -> Template | None:
+        """The template, proven by `values` giving `real`; None where it cannot be used."""
+        if self.tree is None:
+            return None
+        tree = self.tree.copy()
+        numbers: list[int] = []
+        for node in list(tree.find_all(exp.Parameter)):
+            n = number(node)
+            if n is None:
+                continue
+            if not _in_value_place(node):
+                return None
+            node.replace(exp.Literal.number(_SENTINEL + len(numbers)))
+            numbers.append(n)
+        texts, signature = _render_all(values)
+        sentinel_sql = tree.sql(dialect="postgres")
+        shape = Shape(
+            key=self.sql,
+            literals=tuple(texts[n - 1] for n in numbers),
+            sentinel_sql=sentinel_sql,
+            sentinels=tuple(str(_SENTINEL + i) for i in range(len(numbers))),
+        )
+        template = make_template(shape, sentinel_sql, real)
+        if template is None:
+            return None
+        self._verified.add(signature)
+        return Template(template.parts, tuple(numbers[place] - 1 for place in template.order))
+
+    def _check(
+        self, values: Sequence[exp.Expr], texts: tuple[str, ...], signature: Signature
+    ) -> str:
+        """A new kind of values: the tree path's result, and the template retired if it differs."""
+        assert self._template is not None
+        real = bind_parameters(self.sql, values, self.tree)
+        if self._template.fill(texts) != real:
+            self._template = None
+            self._retired = True
+        elif len(self._verified) < _MAX_SIGNATURES:
+            self._verified.add(signature)
+        return real
+
+
+def _in_value_place(parameter: exp.Expr) -> bool:
+    """Whether the text around this parameter is the same whatever its value."""
+    node, parent = parameter, parameter.parent
+    if type(parent) is exp.Paren:
+        node, parent = parent, parent.parent
+    kind, key = type(parent), node.arg_key
+    if kind in _VALUE_OPERATORS:
+        return key in ("this", "expression")
+    if kind is exp.In:
+        return key == "expressions"
+    if kind is exp.Between:
+        return key in ("low", "high")
+    if kind is exp.Limit or kind is exp.Offset:
+        return key == "expression"
+    if kind is exp.Tuple and parent is not None and key == "expressions":
+        values = parent.parent
+        return (
+            type(values) is exp.Values
+            and parent.arg_key == "expressions"
+            and values is not None
+            and type(values.parent) is exp.Insert
+        )
+    return False
+
+
+def _render_all(values: Sequence[exp.Expr]) -> tuple[tuple[str, ...], Signature]:
+    """Each value's SQL, and the signature of their kinds."""
+    rendered = [_render(value) for value in values]
+    return tuple(text for text, _ in rendered), tuple(kind for _, kind in rendered)
+
+
+def _render(value: exp.Expr) -> tuple[str, object]:
+    """A value's SQL as sqlglot writes it, and its kind: without the generator for the
+    plain literals and literal casts that decode_parameter makes of most values."""
+    kind = type(value)
+    if kind is exp.Literal:
+        text = _literal_sql(value)
+        if text is not None:
+            return text, kind
+    elif kind is exp.Cast:
+        cast = _cast_sql(value)
+        if cast is not None:
+            return cast
+    return value.sql(dialect="postgres"), kind
+
+
+def _literal_sql(literal: exp.Expr) -> str | None:
+    """PostgreSQL's standard strings: only `'` is escaped, by doubling; a backslash is
+    itself."""
+    text = literal.this
+    if literal.comments or len(literal.args) != 2 or not isinstance(text, str):
+        return None
+    if literal.args.get("is_string"):
+        return "'" + text.replace("'", "''") + "'"
+    return text or None
+
+
+def _cast_sql(cast: exp.Expr) -> tuple[str, str] | None:
+    """`CAST(literal AS type)` and the type's SQL, for a cast of a literal to a plain type."""
+    inner, to = cast.this, cast.args.get("to")
+    if cast.comments or len(cast.args) != 2 or type(inner) is not exp.Literal:
+        return None
+    if not isinstance(to, exp.DataType):
+        return None
+    literal, type_sql = _literal_sql(inner), _type_sql(to)
+    if literal is None or type_sql is None:
+        return None
+    return f"CAST({literal} AS {type_sql})", type_sql
+
+
+def _type_sql(data_type: exp.DataType) -> str | None:
+    """The type's SQL, generated once per DType; None for a type with parameters."""
+    dtype = data_type.this
+    if (
+        data_type.comments
+        or type(data_type) is not exp.DataType
+        or not isinstance(dtype, exp.DType)
+    ):
+        return None
+    if any(value for key, value in data_type.args.items() if key != "this"):
+        return None
+    text = _TYPE_SQL.get(dtype)
+    if text is None:
+        text = _TYPE_SQL[dtype] = data_type.sql(dialect="postgres")
+    return text

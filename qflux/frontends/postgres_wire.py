@@ -46,6 +46,7 @@ from qflux.frontends.pg_catalog import (
 from qflux.frontends.pg_copy import CopyOut, is_copy, parse_copy
 from qflux.frontends.pg_params import (
     TEXT_OID,
+    StatementBinder,
     bind_parameters,
     parameter_count,
     parameter_types,
@@ -98,6 +99,10 @@ class _Statement:
     param_types: tuple[int, ...]
     param_count: int
     tree: Any = None  # parsed once at Parse, for every Bind
+    binder: StatementBinder | None = None  # made at the first Bind
+    #: The row description its portals had, by result formats: a later portal's
+    #: Describe answers from it and its query runs at Execute, like a simple query.
+    described: dict[tuple[int, ...], tuple[Any, ...]] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -105,6 +110,8 @@ class _Portal:
     sql: str
     result_formats: tuple[int, ...]
     cursor: _Cursor | None = None  # set once an Execute with a row limit started it
+    statement: _Statement | None = None
+    described: tuple[Any, ...] | None = None  # what its Describe sent, if from the statement
 
 
 @attrs.define(eq=False)
@@ -420,8 +427,10 @@ class PostgresWireFrontend:
         *,
         formats: tuple[int, ...],
         describe: bool,
+        portal: _Portal | None = None,
     ) -> None:
-        """Run one statement to completion, streaming its rows; raises QueryError."""
+        """Run one statement to completion, streaming its rows; raises QueryError.
+        A `portal` whose description was sent already gets rows only of that shape."""
         answer = session.state.answer(sql)
         if answer is not None:
             if answer.tag in ("COMMIT", "ROLLBACK"):  # a transaction's portals end with it
@@ -439,7 +448,7 @@ class PostgresWireFrontend:
             await self._copy_out(session, copy)
             return
         async with self._query(session, sql) as result:
-            await self._stream(session, sql, result, formats, describe)
+            await self._stream(session, sql, result, formats, describe, portal)
         if _first_word(sql) in _SCHEMA_CHANGES:
             self.catalog.forget()  # the next \dt should see the change
 
@@ -490,9 +499,12 @@ class PostgresWireFrontend:
         result: Any,
         formats: tuple[int, ...],
         describe: bool,
+        portal: _Portal | None = None,
     ) -> None:
         schema: pa.Schema = result.schema
         if _is_row_count(sql, schema):
+            if portal is not None:
+                _keep_to_description(portal, ())
             count = 0
             async for batch in result:
                 count += int(batch.column(0)[0].as_py()) if batch.num_rows else 0
@@ -504,6 +516,8 @@ class PostgresWireFrontend:
             encoder = cached_encoder(schema, formats or 0, session.state.parameters["TimeZone"])
         except ValueError as exc:  # an unknown TimeZone, a ragged nested array ...
             raise QueryError(ErrorCode.INVALID_ARGUMENT, str(exc)) from exc
+        if portal is not None:
+            _keep_to_description(portal, _fields(encoder))
         if describe and len(schema):
             await session.send(pg.RowDescription(_fields(encoder)))
         rows = 0
@@ -624,9 +638,13 @@ class PostgresWireFrontend:
                 raise QueryError(
                     ErrorCode.INVALID_ARGUMENT, f"invalid value for parameter ${index + 1}: {exc}"
                 ) from exc
-        sql = bind_parameters(statement.sql, values, statement.tree)
+        if statement.binder is None:
+            statement.binder = StatementBinder(statement.sql, statement.tree)
+        sql = statement.binder.bind(values)
         await self._close_portal(session, event.portal)
-        session.portals[event.portal] = _Portal(sql, tuple(event.result_formats))
+        session.portals[event.portal] = _Portal(
+            sql, tuple(event.result_formats), statement=statement
+        )
         await session.send(pg.BindComplete())
 
     async def _describe(self, session: _Connection, event: Any) -> None:
@@ -658,6 +676,14 @@ class PostgresWireFrontend:
         if not _returns_rows(portal.sql):
             await session.send(pg.NoData())
             return
+        statement = portal.statement
+        known = None if statement is None else statement.described.get(portal.result_formats)
+        if known is not None and portal.cursor is None:
+            # As PostgreSQL does, a prepared statement's result type is fixed once known;
+            # Execute checks its query keeps to it ("cached plan must not change ...").
+            portal.described = known
+            await session.send(pg.RowDescription(known))
+            return
         # Start the portal's query now: its schema is the description, and Execute then
         # streams from it instead of running the query a second time.
         if portal.cursor is None:
@@ -666,6 +692,8 @@ class PostgresWireFrontend:
             raise portal.cursor.error
         assert portal.cursor.encoder is not None
         fields = _fields(portal.cursor.encoder)
+        if statement is not None and fields:
+            statement.described[portal.result_formats] = fields
         await session.send(pg.RowDescription(fields) if fields else pg.NoData())
 
     async def _result_fields(
@@ -697,7 +725,13 @@ class PostgresWireFrontend:
         ):
             await self._fetch(session, portal, event.max_rows)
             return
-        await self._run(session, portal.sql, formats=portal.result_formats, describe=False)
+        await self._run(
+            session,
+            portal.sql,
+            formats=portal.result_formats,
+            describe=False,
+            portal=portal,
+        )
 
     async def _fetch(self, session: _Connection, portal: _Portal, max_rows: int) -> None:
         """Send up to `max_rows` (0: all) more rows of a portal; PortalSuspended if more remain."""
@@ -706,6 +740,13 @@ class PostgresWireFrontend:
         cursor = portal.cursor
         if cursor.error is not None:
             raise cursor.error
+        if cursor.encoder is not None:
+            try:
+                _keep_to_description(portal, _fields(cursor.encoder))
+            except QueryError:
+                cursor.cancel(CancelReason.CLIENT_CANCEL)
+                portal.cursor = None
+                raise
         if cursor.handle is None:  # answered by the proxy: all in memory already
             await self._send_rows(session, cursor, max_rows)
             return
@@ -849,6 +890,17 @@ def _formats(codes: tuple[int, ...], count: int) -> list[int]:
     if len(codes) == 1:
         return [codes[0]] * count
     return list(codes)
+
+
+def _keep_to_description(portal: _Portal, fields: tuple[Any, ...]) -> None:
+    """Refuse rows of another shape than the portal's Describe announced from its
+    statement, before any is sent; the statement describes itself afresh next time."""
+    if portal.described is None or fields == portal.described:
+        return
+    if portal.statement is not None:
+        portal.statement.described.pop(portal.result_formats, None)
+    portal.described = None
+    raise QueryError(ErrorCode.NOT_SUPPORTED, "cached plan must not change result type")
 
 
 def _fields(encoder: PgEncoder) -> tuple[Any, ...]:
