@@ -31,6 +31,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.expressions import apply_index_offset
 from sqlglot.optimizer.annotate_types import annotate_types
 
 Fix = Callable[[Any], Any]
@@ -43,6 +45,27 @@ def apply(tree: Any, source: str, target: str) -> Any:
     for fix in FIXES.get((source, target), ()):
         tree = fix(tree)
     return tree
+
+
+def bound_in_place(parameter: exp.Expr, value: exp.Expr, dialect: str) -> exp.Expr:
+    """`value` as the parser would have stored it where `parameter` (`$n`, `?`) stands.
+
+    sqlglot keeps an integer array subscript 0-based in the tree: parsing `arr[2]` in a
+    1-based dialect (PostgreSQL, Trino) subtracts the offset, and writing adds it back.
+    A parameter's type is unknown when parsed, so it was stored unshifted; a typed
+    integer bound there would be written one too high (`arr[$1]` with 2 reading
+    element 3). Here it gets the shift the parser would have given it.
+    """
+    bracket = parameter.parent
+    if (
+        isinstance(bracket, exp.Bracket)
+        and len(bracket.expressions) == 1
+        and bracket.expressions[0] is parameter
+        and not bracket.args.get("json_access")
+    ):
+        offset = Dialect.get_or_raise(dialect).INDEX_OFFSET
+        return apply_index_offset(bracket.this, [value], -offset, dialect=dialect)[0]
+    return value
 
 
 def register(source: str, target: str) -> Callable[[Fix], Fix]:

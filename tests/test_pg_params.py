@@ -164,6 +164,16 @@ def test_negation_is_not_a_comment() -> None:
         assert binder.bind([decode_parameter(NUMERIC, 0, b"-5")]) == "SELECT - -5"
 
 
+def test_an_array_subscript_parameter_reads_the_element_postgresql_does() -> None:
+    """sqlglot stores an integer subscript 0-based; a typed value put in a `$n`
+    subscript gets the parser's shift, so `arr[$1]` with 2 reads element 2, not 3."""
+    sql = "SELECT (ARRAY[10, 20, 30])[$1]"
+    bound = bind_parameters(sql, [decode_parameter(INT4, 0, b"2")], parse(sql))
+    assert bound == "SELECT (ARRAY[10, 20, 30])[CAST(2 AS INT) + 0]"
+    text = bind_parameters(sql, [decode_parameter(UNKNOWN, 0, b"2")], parse(sql))
+    assert text == "SELECT (ARRAY[10, 20, 30])['2']"
+
+
 def test_unparsed_statement_keeps_the_tree_path() -> None:
     sql = "SELECT * FROM t WHERE a = $1"
     binder = StatementBinder(sql, None)

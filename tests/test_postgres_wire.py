@@ -70,6 +70,8 @@ def test_psycopg_parameters_binary_and_prepared(pg_proxy):
         assert cur.fetchone() == (42, None)
         cur.execute("SELECT i FROM range(5) t(i) WHERE i >= %s", (3,))
         assert cur.fetchall() == [(3,), (4,)]
+        # PostgreSQL's arrays count from 1, typed subscripts too.
+        assert conn.execute("SELECT (ARRAY[10, 20, 30])[%s]", (2,)).fetchone() == (20,)
 
 
 def test_a_prepared_statement_keeps_its_result_type_as_postgresql_does(pg_proxy):

@@ -238,6 +238,11 @@ def test_parameters_bind_through_the_ast(proxy):
     cur = connect(proxy, legacy_prepared_statements=True).cursor()
     cur.execute("SELECT ? * 2", [21])
     assert cur.fetchall() == [[42]]
+    # Trino's arrays count from 1, a bound subscript too.
+    for legacy in (True, False):
+        cur = connect(proxy, legacy_prepared_statements=legacy).cursor()
+        cur.execute("SELECT ARRAY[10, 20, 30][?]", [2])
+        assert cur.fetchall() == [[20]]
 
 
 def test_use_and_set_session_update_the_client_session(proxy):

@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from qflux.core import ErrorCode, QueryError
+from qflux.dialect_fixes import bound_in_place
 from qflux.frontends.pg_catalog_db import pg_type_of_node
 from qflux.frontends.pg_catalog_sql import normalize, parse
 from qflux.translate_templates import Shape, Template, make_template
@@ -185,7 +186,7 @@ def bind_parameters(sql: str, values: Sequence[exp.Expr], parsed: exp.Expr | Non
     for node in list(tree.find_all(exp.Parameter)):
         n = number(node)
         if n is not None:
-            node.replace(values[n - 1].copy())
+            node.replace(bound_in_place(node, values[n - 1].copy(), "postgres"))
     return tree.sql(dialect="postgres")
 
 

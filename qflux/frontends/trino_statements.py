@@ -16,6 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from qflux.core import ErrorCode, QueryError
+from qflux.dialect_fixes import bound_in_place
 from qflux.protocols.trino_http import SessionUpdate
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
@@ -101,7 +102,7 @@ def bind_parameters(statement: str, using: str | None) -> str:
     if not values:
         return statement
     for placeholder, value in zip(placeholders, values, strict=True):
-        placeholder.replace(value.copy())
+        placeholder.replace(bound_in_place(placeholder, value.copy(), "trino"))
     return tree.sql(dialect="trino")
 
 
