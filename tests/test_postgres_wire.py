@@ -165,6 +165,61 @@ def test_disconnect_mid_query_frees_the_slot(pg_proxy):
     assert record.cancel_reason == "client_disconnect"
 
 
+def _startup(port: int) -> socket.socket:
+    """A raw protocol-3.0 session, authenticated (trust) and ready for a query."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    body = (3 << 16).to_bytes(4, "big") + b"user\0tester\0database\0memory\0\0"
+    sock.sendall((len(body) + 4).to_bytes(4, "big") + body)
+    seen = b""
+    while not seen.endswith(b"Z\x00\x00\x00\x05I"):  # ReadyForQuery, idle
+        chunk = sock.recv(4096)
+        assert chunk, "closed during startup"
+        seen += chunk
+    return sock
+
+
+def test_a_query_sent_just_before_a_hang_up_is_cancelled(pg_proxy):
+    """The client is gone before its query starts: it must not run to its end."""
+    engine = pg_proxy.server.clusters["duck"].engine
+    sql = LONG_QUERY + " -- sent, then hung up"
+    sock = _startup(pg_proxy.port("postgresWire"))
+    query = sql.encode() + b"\0"
+    sock.sendall(b"Q" + (len(query) + 4).to_bytes(4, "big") + query)
+    sock.close()
+
+    def finished() -> object:
+        records = pg_proxy.server.dispatcher.history.recent(5)
+        return next((r for r in records if r.sql == sql and r.cancel_reason), None)
+
+    record = wait_until(finished, timeout=5)
+    assert record.cancel_reason == "client_disconnect"
+    wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 0, timeout=2)
+
+
+def test_a_pipeline_larger_than_the_read_ahead_gets_every_answer(pg_proxy):
+    """psycopg's pipeline mode sends everything before reading: here about 3 MB, three
+    times what the proxy reads ahead, so reading pauses and resumes on the way. A
+    reader that never resumed would hang the client: it runs on a thread, bounded."""
+    filler = "x" * 1000
+    answers: list[object] = []
+
+    def pipeline() -> None:
+        with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+            with conn.pipeline():
+                cursors = [
+                    conn.execute("SELECT %s::int AS n, length(%s) AS l", (i, filler))
+                    for i in range(3000)
+                ]
+            answers.extend(cur.fetchone() for cur in cursors)
+            answers.append(conn.execute("SELECT 'after'").fetchone())
+
+    client = threading.Thread(target=pipeline, daemon=True)
+    client.start()
+    client.join(60)
+    assert not client.is_alive(), "the pipeline stalled"
+    assert answers == [(i, 1000) for i in range(3000)] + [("after",)]
+
+
 def _swallow(fn, *args):
     """Run a call whose failure is the point (the connection is about to drop)."""
     with contextlib.suppress(Exception):
@@ -291,6 +346,17 @@ def test_garbage_gets_an_error_response_and_other_sessions_carry_on(pg_proxy):
         with socket.create_connection(("127.0.0.1", port)) as sock:  # a huge length prefix
             sock.sendall((2**31 - 1).to_bytes(4, "big") + (196608).to_bytes(4, "big"))
             assert sock.recv(4096)[:1] == b"E"
+        for message, sqlstate, text in (
+            (b"\x01\x00\x00\x00\x08abcd", b"08P01", b"invalid frontend message type"),
+            (b"Q" + (2**31 - 1).to_bytes(4, "big"), b"54000", b"over the limit"),
+        ):  # mid-session: a FATAL error in the protocol, then the connection closes
+            with _startup(port) as sock:
+                sock.sendall(message)
+                reply = b""
+                while chunk := sock.recv(4096):
+                    reply += chunk
+            assert reply[:1] == b"E" and b"FATAL" in reply, reply
+            assert b"C" + sqlstate in reply and text in reply
         assert healthy.execute("SELECT 'fine'").fetchone() == ("fine",)
 
 

@@ -70,7 +70,8 @@ log = structlog.get_logger("qflux.postgres")
 RECEIVE_BYTES = 65_536
 #: Queued replies are written once the client waits for them, or at this size.
 FLUSH_BYTES = 65_536
-#: While a query runs, read ahead at most this much of the client's next messages.
+#: Read ahead at most this much of the client's next messages (more only to complete
+#: one message the session is waiting for).
 READ_AHEAD_BYTES = 1 << 20
 
 #: SQLSTATE for each protocol-neutral error class.
@@ -142,7 +143,11 @@ class _Connection:
     database: str | None = None
     peer: str | None = None
     running: QueryHandle | None = None
-    nursery: trio.Nursery | None = None  # holds the tasks of suspended portals
+    nursery: trio.Nursery | None = None  # the reader's and suspended portals' tasks
+    arrived: trio.lowlevel.ParkingLot = attrs.Factory(trio.lowlevel.ParkingLot)
+    room: trio.lowlevel.ParkingLot = attrs.Factory(trio.lowlevel.ParkingLot)
+    waiting: bool = False  # the session needs more bytes to go on
+    hung_up: bool = False  # the client's side of the connection ended
     statements: dict[str, _Statement] = attrs.field(factory=dict)
     portals: dict[str, _Portal] = attrs.field(factory=dict)
     connected_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
@@ -368,21 +373,73 @@ class PostgresWireFrontend:
     # -- messages ------------------------------------------------------------------
 
     async def _serve(self, session: _Connection) -> None:
-        async with trio.open_nursery() as nursery:
-            session.nursery = nursery
+        reading = trio.CancelScope()
+        try:
+            async with trio.open_nursery() as nursery:
+                session.nursery = nursery
+                nursery.start_soon(self._read_ahead, session, reading)
+                try:
+                    await self._messages(session)
+                finally:
+                    reading.cancel()
+                    for portal in session.portals.values():
+                        if portal.cursor is not None:
+                            portal.cursor.cancel(CancelReason.CLIENT_DISCONNECT)
+        except BaseExceptionGroup as group:  # a protocol violation gets its FATAL reply
+            raise unwrap_group(group) from None
+
+    async def _read_ahead(self, session: _Connection, scope: trio.CancelScope) -> None:
+        """The connection's receiving side, for the session's life: buffer the client's
+        bytes as they come, and cancel the running query when the client hangs up.
+
+        A task per connection, so a query needs no watcher of its own: starting and
+        cancelling one per query cost about a sixth of a point query's proxy time.
+        Reading stops at READ_AHEAD_BYTES of unread input unless the session waits
+        for the rest of a message, so a pipelining client is held back by its socket.
+        """
+        conn = session.conn
+        with scope:
             try:
-                await self._messages(session)
+                while True:
+                    while conn.buffered_bytes >= READ_AHEAD_BYTES and not session.waiting:
+                        await session.room.park()
+                    data = await session.stream.receive_some(RECEIVE_BYTES)
+                    conn.receive_data(data)
+                    session.arrived.unpark_all()
+                    if not data:
+                        break
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                conn.receive_data(b"")  # a broken connection ends the session as EOF does
+                session.arrived.unpark_all()
+            session.hung_up = True
+            if session.running is not None:
+                session.running.cancel(CancelReason.CLIENT_DISCONNECT)
+
+    async def _receive(self, session: _Connection) -> Any:
+        """The client's next message, once the reader has its bytes."""
+        while True:
+            event = session.conn.next_event()
+            if event is not pg.NEED_DATA:
+                return event
+            session.waiting = True
+            session.room.unpark_all()
+            try:
+                await session.arrived.park()
             finally:
-                for portal in session.portals.values():
-                    if portal.cursor is not None:
-                        portal.cursor.cancel(CancelReason.CLIENT_DISCONNECT)
+                session.waiting = False
+
+    def _running(self, session: _Connection, handle: QueryHandle) -> None:
+        """`handle` is the session's query now; cancelled at once if the client is gone."""
+        session.running = handle
+        if session.hung_up:
+            handle.cancel(CancelReason.CLIENT_DISCONNECT)
 
     async def _messages(self, session: _Connection) -> None:
         while True:
             event = session.conn.next_event()
             if event is pg.NEED_DATA:  # the client has sent all it had: it waits for us
                 await session.flush()
-                event = await self._next(session.stream, session.conn)
+                event = await self._receive(session)
             if isinstance(event, pg.Terminate | pg.ConnectionClosed):
                 if isinstance(event, pg.Terminate):
                     await session.flush()
@@ -454,7 +511,7 @@ class PostgresWireFrontend:
 
     @contextlib.asynccontextmanager
     async def _query(self, session: _Connection, sql: str) -> AsyncIterator[Any]:
-        """Submit and run a query, watching the socket for a hang-up meanwhile.
+        """Submit and run a query; the reader cancels it if the client hangs up.
 
         Catalog queries (pg_catalog, information_schema) are answered by the proxy.
         """
@@ -463,34 +520,21 @@ class PostgresWireFrontend:
             yield await self.catalog.answer(tree, session.session(), session.facts(sql))
             return
         handle = self.dispatcher.submit(session.session(), sql)
-        session.running = handle
+        nursery = session.nursery
+        assert nursery is not None
+
+        def queued(group: str, position: int) -> None:
+            notice = pg.notice(
+                "00000", f"query waits in cluster group '{group}' at queue position {position}"
+            )
+            nursery.start_soon(session.send_now, notice)
+
+        self._running(session, handle)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_for_hangup, session, handle)
-
-                def queued(group: str, position: int) -> None:
-                    notice = pg.notice(
-                        "00000",
-                        f"query waits in cluster group '{group}' at queue position {position}",
-                    )
-                    nursery.start_soon(session.send_now, notice)
-
-                async with self.dispatcher.run(handle, on_queued=queued) as result:
-                    yield result
-                nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:  # the QueryError itself, not a group of one
-            raise unwrap_group(group) from None
+            async with self.dispatcher.run(handle, on_queued=queued) as result:
+                yield result
         finally:
             session.running = None
-
-    async def _watch_for_hangup(self, session: _Connection, handle: QueryHandle) -> None:
-        while session.conn.buffered_bytes < READ_AHEAD_BYTES:
-            data = await session.stream.receive_some(RECEIVE_BYTES)
-            session.conn.receive_data(data)
-            if not data:
-                handle.cancel(CancelReason.CLIENT_DISCONNECT)
-                return
-        await trio.sleep_forever()
 
     async def _stream(
         self,
@@ -750,14 +794,9 @@ class PostgresWireFrontend:
         if cursor.handle is None:  # answered by the proxy: all in memory already
             await self._send_rows(session, cursor, max_rows)
             return
-        session.running = cursor.handle
+        self._running(session, cursor.handle)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_for_hangup, session, cursor.handle)
-                await self._send_rows(session, cursor, max_rows)
-                nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            raise unwrap_group(group) from None
+            await self._send_rows(session, cursor, max_rows)
         finally:
             session.running = None
 
