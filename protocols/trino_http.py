@@ -249,41 +249,51 @@ def parse_data_size(text: str) -> int:
 # --- session parsing ----------------------------------------------------------------------
 
 
+#: Header name prefixes (lower-cased) with their display form; the first wins.
+_PREFIXES = (("x-trino-", "X-Trino-"), ("x-presto-", "X-Presto-"))
+
+#: {name after the prefix, lower-cased: (display header name, value)}
+_Found: TypeAlias = dict[str, tuple[str, str]]
+
+
+def _client_headers(headers: Mapping[str, str]) -> _Found:
+    """The `X-Trino-*` and legacy `X-Presto-*` headers in one pass over the request's
+    few headers (instead of two lookups for each of the eighteen names a session has);
+    `X-Trino-` wins where a client sent both."""
+    found: _Found = {}
+    for key, value in headers.items():
+        if key.startswith("x-"):
+            for lower, display in _PREFIXES:
+                if key.startswith(lower):
+                    name = key[len(lower) :]
+                    if lower == "x-trino-" or name not in found:
+                        found[name] = (display + _title(name), value)
+                    break
+    return found
+
+
 @functools.cache
-def _header_names(name: str) -> tuple[tuple[str, str], tuple[str, str]]:
-    """((lower-cased key, display name) for X-Trino-, then for X-Presto-)."""
-    title = "-".join(p.capitalize() for p in name.split("-"))
-    return tuple(  # type: ignore[return-value]
-        (f"{prefix}{name}".lower(), prefix + title) for prefix in ("X-Trino-", "X-Presto-")
-    )
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def _lookup(headers: Mapping[str, str], name: str) -> tuple[str, str] | None:
-    """(display header name, value), preferring `X-Trino-` over the legacy `X-Presto-`."""
-    for key, display in _header_names(name):
-        value = headers.get(key)
-        if value is not None:
-            return display, value
-    return None
-
-
-def _single(headers: Mapping[str, str], name: str) -> str | None:
-    found = _lookup(headers, name)
-    return (found[1].strip() or None) if found else None
+def _single(found: _Found, name: str) -> str | None:
+    value = found.get(name)
+    return (value[1].strip() or None) if value else None
 
 
 def _items(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _list(headers: Mapping[str, str], name: str) -> tuple[str, ...]:
-    found = _lookup(headers, name)
-    return tuple(_items(found[1])) if found else ()
+def _list(found: _Found, name: str) -> tuple[str, ...]:
+    value = found.get(name)
+    return tuple(_items(value[1])) if value else ()
 
 
-def _pairs(headers: Mapping[str, str], name: str, *, decode_names: bool = False) -> dict[str, str]:
+def _pairs(found: _Found, name: str, *, decode_names: bool = False) -> dict[str, str]:
     """`a=x,b=y` (repeats already joined by ","), values URL-decoded as Trino does."""
-    header, raw = _lookup(headers, name) or ("", "")
+    header, raw = found.get(name) or ("", "")
     result: dict[str, str] = {}
     for item in _items(raw):
         key, eq, value = item.partition("=")
@@ -308,26 +318,27 @@ def _basic_auth_user(value: str | None) -> str | None:
 
 def parse_client_session(headers: Mapping[str, str]) -> ClientSession:
     """Headers (lower-cased names) -> ClientSession; a malformed list header -> 400."""
-    transaction_id = _single(headers, "Transaction-Id")
+    found = _client_headers(headers)
+    transaction_id = _single(found, "transaction-id")
     return ClientSession(
-        user=_single(headers, "User") or _basic_auth_user(headers.get("authorization")),
-        original_user=_single(headers, "Original-User"),
-        catalog=_single(headers, "Catalog"),
-        schema=_single(headers, "Schema"),
-        path=_single(headers, "Path"),
-        source=_single(headers, "Source"),
-        client_tags=_list(headers, "Client-Tags"),
-        session_properties=_pairs(headers, "Session"),
-        client_info=_single(headers, "Client-Info"),
-        client_capabilities=_list(headers, "Client-Capabilities"),
-        time_zone=_single(headers, "Time-Zone"),
-        language=_single(headers, "Language"),
-        trace_token=_single(headers, "Trace-Token"),
+        user=_single(found, "user") or _basic_auth_user(headers.get("authorization")),
+        original_user=_single(found, "original-user"),
+        catalog=_single(found, "catalog"),
+        schema=_single(found, "schema"),
+        path=_single(found, "path"),
+        source=_single(found, "source"),
+        client_tags=_list(found, "client-tags"),
+        session_properties=_pairs(found, "session"),
+        client_info=_single(found, "client-info"),
+        client_capabilities=_list(found, "client-capabilities"),
+        time_zone=_single(found, "time-zone"),
+        language=_single(found, "language"),
+        trace_token=_single(found, "trace-token"),
         transaction_id=None if (transaction_id or "NONE").upper() == "NONE" else transaction_id,
-        prepared_statements=_pairs(headers, "Prepared-Statement", decode_names=True),
-        extra_credentials=_pairs(headers, "Extra-Credential"),
-        roles=_single(headers, "Role"),
-        resource_estimates=_pairs(headers, "Resource-Estimate"),
+        prepared_statements=_pairs(found, "prepared-statement", decode_names=True),
+        extra_credentials=_pairs(found, "extra-credential"),
+        roles=_single(found, "role"),
+        resource_estimates=_pairs(found, "resource-estimate"),
         headers=headers,
     )
 

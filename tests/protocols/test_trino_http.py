@@ -171,6 +171,10 @@ def test_legacy_presto_headers_and_trino_precedence() -> None:
     assert event.session.user == "old"
     assert event.session.catalog == "hive"
     assert event.session.session_properties == {"a": "1"}
+    # In either order.
+    event = event_of(submit("SELECT 1", [("X-Trino-Schema", "new"), ("X-Presto-Schema", "old")]))
+    assert isinstance(event, SubmitStatement)
+    assert event.session.schema == "new"
 
 
 @pytest.mark.parametrize(
