@@ -48,13 +48,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="rows for the streaming scenario")
     options = parser.parse_args()
     chosen = options.scenarios or list(SCENARIOS)
+    # Every scenario is imported first: a missing package fails the run at once, not
+    # after the scenarios before it have run for minutes.
+    modules = {name: importlib.import_module(f"benchmarks.scenarios.{name}") for name in chosen}
     results: dict[str, Any] = {}
-    for name in chosen:
-        module = importlib.import_module(f"benchmarks.scenarios.{name}")
-        print(f"-- {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        results[name] = module.run(options)
-        results[name]["seconds"] = round(time.perf_counter() - started, 1)
+    try:
+        for name, module in modules.items():
+            print(f"-- {name}", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            results[name] = module.run(options)
+            results[name]["seconds"] = round(time.perf_counter() - started, 1)
+    finally:  # what ran is reported even when a later scenario fails
+        if results:
+            report_results(results, options, chosen)
+
+
+def report_results(results: dict[str, Any], options: argparse.Namespace, chosen: list[str]) -> None:
+    """The JSON file and the markdown tables of the scenarios that ran."""
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),

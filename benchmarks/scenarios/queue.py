@@ -41,7 +41,7 @@ import statistics
 import time
 from typing import Any
 
-import httpx
+import requests
 import trio
 
 from benchmarks.harness import Proxy, percentiles
@@ -71,7 +71,9 @@ def query_sql(scale: int) -> str:
 
 def history(admin_port: int) -> dict[str, dict[str, Any]]:
     """Every query record the proxy holds, by id."""
-    response = httpx.get(f"http://127.0.0.1:{admin_port}/api/queries", params={"limit": 10_000})
+    response = requests.get(
+        f"http://127.0.0.1:{admin_port}/api/queries", params={"limit": 10_000}, timeout=30
+    )
     response.raise_for_status()
     return {record["id"]: record for record in response.json()}
 
