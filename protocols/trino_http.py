@@ -26,11 +26,12 @@ from .common import NEED_DATA, LocalProtocolError, NeedData, ProtocolError, tran
 from .http1 import END, HttpError, Message, MessageReader, encode_response
 
 __all__ = [
-    "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "FetchResults",
+    "NEED_DATA", "CancelStatement", "ClientSession", "ConnectionClosed", "EncodedResults",
+    "FetchResults",
     "GetQueryInfo", "GetServerInfo", "JsonResponse", "LocalProtocolError", "NoContent",
     "ProtocolError", "QueryResults", "RemoteProtocolError", "SessionUpdate", "SubmitStatement",
-    "TextResponse", "TrinoHttpConnection", "parse_client_session", "parse_data_size",
-    "parse_duration",
+    "TextResponse", "TrinoHttpConnection", "encode_results", "parse_client_session",
+    "parse_data_size", "parse_duration",
 ]  # fmt: skip
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -194,6 +195,23 @@ class QueryResults:
 
 
 @attrs.frozen
+class EncodedResults:
+    """A QueryResults page encoded once (`encode_results`), to be sent again as is.
+
+    Made of bytes and strings only, so a server can keep many (a retried last page)
+    without the garbage collector walking a page's dicts and lists each pass.
+    """
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def encode_results(page: QueryResults) -> EncodedResults:
+    extra = tuple(page.set_headers.headers()) if page.set_headers else ()
+    return EncodedResults(b"".join(_query_results_body(page)), extra)
+
+
+@attrs.frozen
 class JsonResponse:
     status: int
     body: object
@@ -214,7 +232,7 @@ class NoContent:
     headers: Sequence[tuple[str, str]] = ()
 
 
-OutgoingEvent: TypeAlias = QueryResults | JsonResponse | TextResponse | NoContent
+OutgoingEvent: TypeAlias = QueryResults | EncodedResults | JsonResponse | TextResponse | NoContent
 
 # --- durations and data sizes (airlift syntax) --------------------------------------------
 
@@ -463,6 +481,8 @@ def _encode(event: OutgoingEvent) -> tuple[int, list[tuple[str, str]], list[byte
     if isinstance(event, QueryResults):
         extra = event.set_headers.headers() if event.set_headers else []
         return 200, [("Content-Type", _JSON), *extra], _query_results_body(event)
+    if isinstance(event, EncodedResults):
+        return 200, [("Content-Type", _JSON), *event.headers], [event.body]
     if isinstance(event, NoContent):
         return 204, list(event.headers), []
     if isinstance(event, JsonResponse):

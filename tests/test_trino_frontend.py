@@ -279,14 +279,47 @@ def test_client_that_stops_polling_is_abandoned(make_proxy):
         assert group_load(proxy) == (0, 0)
 
 
+def _post_statement(port: int, sql: str, headers: dict[str, str]) -> dict:
+    """The first page of `sql`, submitted with plain HTTP."""
+    url = f"http://127.0.0.1:{port}/v1/statement"
+    return requests.post(url, data=sql, headers=headers).json()
+
+
+def test_a_delivered_last_page_can_be_fetched_again_then_is_forgotten(make_proxy, monkeypatch):
+    """After the final page, the query is kept compact (encoded last page only) for a
+    client that retries that page, then forgotten; nothing else is kept."""
+    import qflux.frontends.trino_http as frontend
+
+    monkeypatch.setattr(frontend, "DELIVERED_RETENTION_SECS", 1.0)
+    monkeypatch.setattr(frontend, "REAPER_INTERVAL", 0.05)
+    config = duckdb_config()
+    config["queryflux"] = {"frontends": {"trinoHttp": {"maxPageBytes": 2048}}}
+    with make_proxy(config) as proxy:
+        trino_frontend = proxy.server.trino
+        headers = {"X-Trino-User": "t"}
+        page = _post_statement(proxy.port(), "SELECT i FROM range(2000) t(i)", headers)
+        rows, last_uri = list(page.get("data", [])), None
+        while "nextUri" in page:
+            last_uri = page["nextUri"]
+            page = requests.get(last_uri, headers=headers).json()
+            rows += page.get("data", [])
+        assert rows == [[i] for i in range(2000)] and page["stats"]["state"] == "FINISHED"
+        query_id = page["id"]
+        wait_until(lambda: proxy.call(lambda: query_id in trino_frontend._delivered), timeout=3)
+        assert proxy.call(lambda: query_id in trino_frontend.queries) is False
+        again = requests.get(last_uri, headers=headers)
+        assert again.status_code == 200 and again.json() == page
+        stale = requests.get(last_uri.rsplit("/", 1)[0] + "/1", headers=headers)
+        assert stale.status_code == 410
+        wait_until(lambda: proxy.call(lambda: not trino_frontend._delivered), timeout=5)
+        assert requests.get(last_uri, headers=headers).status_code == 410
+        assert proxy.call(lambda: (trino_frontend._live, trino_frontend._retained)) == ({}, [])
+
+
 def test_retry_of_the_current_token_returns_the_same_page(proxy):
     port = proxy.port()
     headers = {"X-Trino-User": "t"}
-    first = requests.post(
-        f"http://127.0.0.1:{port}/v1/statement",
-        data="SELECT * FROM range(5000000) t(i)",
-        headers=headers,
-    ).json()
+    first = _post_statement(port, "SELECT * FROM range(5000000) t(i)", headers)
     next_uri = first["nextUri"]
     page = requests.get(next_uri, headers=headers)
     again = requests.get(next_uri, headers=headers)

@@ -23,7 +23,7 @@ import trio
 from qflux.core import CancelReason, QueryError, QueryStatus, TrinoRows, new_query_id
 from qflux.dispatch import Dispatcher, QueryHandle
 from qflux.frontends.trino_types import TrinoEncoder
-from qflux.protocols.trino_http import QueryResults, SessionUpdate
+from qflux.protocols.trino_http import EncodedResults, QueryResults, SessionUpdate
 
 #: Trino's numeric error codes for the names in ErrorCode (StandardErrorCode).
 TRINO_ERROR_CODES = {
@@ -95,6 +95,7 @@ class TrinoQuery:
         self.update_type = update_type
         self.token = -1  # token of the page most recently handed out (POST = 0)
         self.last_page: QueryResults | None = None
+        self.last_encoded: EncodedResults | None = None  # the final page, as sent
         self.last_seen = trio.current_time()
         self.polls_in_flight = 0
         self.final_page_built = False  # the last page exists; the client may not have it
