@@ -88,6 +88,10 @@ def test_a_prepared_statement_keeps_its_result_type_as_postgresql_does(pg_proxy)
         with pytest.raises(psycopg.errors.FeatureNotSupported, match="must not change result"):
             conn.execute(query, (10,), prepare=True)
         assert conn.execute(query, (11,), prepare=True).fetchall() == [("1", 11), ("2", 11)]
+        # An unnamed column: DuckDB names it after its text, values and all; the shape
+        # (type and format) is what must hold.
+        for i in range(3):
+            assert conn.execute("SELECT %s::int + 1", (i,), prepare=True).fetchone() == (i + 1,)
 
 
 def test_session_commands_are_answered_locally(pg_proxy):
@@ -308,6 +312,14 @@ def test_tls_with_cleartext_passwords(make_proxy, tmp_path):
         with psycopg.connect(secure, autocommit=True) as conn:
             assert conn.info.pgconn.ssl_in_use
             assert conn.execute("SELECT 'over tls'").fetchone() == ("over tls",)
+            # The connection's reader reads while replies are written: both on TLS.
+            for i in range(20):
+                assert conn.execute("SELECT %s::int", (i,), prepare=True).fetchone() == (i,)
+            with conn.pipeline():
+                cursors = [conn.execute("SELECT %s::int", (i,)) for i in range(200)]
+            assert [cur.fetchone() for cur in cursors] == [(i,) for i in range(200)]
+            rows = conn.execute("SELECT i, repeat('x', 50) FROM range(100000) t(i)").fetchall()
+            assert len(rows) == 100_000 and rows[-1] == (99_999, "x" * 50)
         with pytest.raises(psycopg.OperationalError) as refused:
             psycopg.connect(f"{base} sslmode=disable")
         assert "cleartext passwords need a TLS connection" in str(refused.value)

@@ -933,13 +933,20 @@ def _formats(codes: tuple[int, ...], count: int) -> list[int]:
 
 def _keep_to_description(portal: _Portal, fields: tuple[Any, ...]) -> None:
     """Refuse rows of another shape than the portal's Describe announced from its
-    statement, before any is sent; the statement describes itself afresh next time."""
-    if portal.described is None or fields == portal.described:
+    statement, before any is sent; the statement describes itself afresh next time.
+    Names may differ: an engine names an unnamed expression after its text, values
+    included (`CAST(7 AS INTEGER)`), where PostgreSQL's name stays the statement's."""
+    if portal.described is None or _shape(fields) == _shape(portal.described):
         return
     if portal.statement is not None:
         portal.statement.described.pop(portal.result_formats, None)
     portal.described = None
     raise QueryError(ErrorCode.NOT_SUPPORTED, "cached plan must not change result type")
+
+
+def _shape(fields: tuple[Any, ...]) -> list[tuple[int, int, int, int]]:
+    """What a client decodes a row by: each column's type and format, not its name."""
+    return [(f.type_oid, f.type_size, f.type_modifier, f.format) for f in fields]
 
 
 def _fields(encoder: PgEncoder) -> tuple[Any, ...]:
