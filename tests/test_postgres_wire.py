@@ -441,3 +441,41 @@ def test_pandas_read_sql(pg_proxy):
     frame = pd.read_sql("SELECT i, i * 2 AS twice FROM range(4) t(i) ORDER BY i", engine)
     assert frame["twice"].tolist() == [0, 2, 4, 6]
     engine.dispose()
+
+
+def test_two_writers_on_one_session_take_turns_in_order():
+    """A queued-query notice is written by its own task while the session may write
+    replies: with a client that reads slowly, the second write waits its turn instead
+    of breaking the connection (a stream takes one writer at a time)."""
+    import trio
+    import trio.testing
+
+    from qflux.frontends.pg_session import PgSessionState
+    from qflux.frontends.postgres_wire import _Connection
+    from qflux.protocols import pgwire as pg
+
+    async def main() -> bytes:
+        server, client = trio.testing.lockstep_stream_pair()  # a write waits for a read
+        session = _Connection(
+            stream=server,
+            conn=pg.PgServerConnection(),
+            process_id=1,
+            secret=b"1234",
+            state=PgSessionState(parameters={}),
+        )
+
+        async def write(data: bytes) -> None:
+            await session.write(data)
+            await session.flush()
+
+        received = b""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write, b"<notice>")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(write, b"<reply>")
+            await trio.testing.wait_all_tasks_blocked()
+            while not received.endswith(b"<reply>"):
+                received += await client.receive_some()
+        return received
+
+    assert trio.run(main) == b"<notice><reply>"

@@ -152,6 +152,7 @@ class _Connection:
     portals: dict[str, _Portal] = attrs.field(factory=dict)
     connected_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
     out: bytearray = attrs.field(factory=bytearray)  # replies not yet written
+    writing: trio.StrictFIFOLock = attrs.Factory(trio.StrictFIFOLock)
 
     async def send(self, *events: Any) -> None:
         """Queue messages; they leave together when the client waits for them (`flush`)
@@ -168,10 +169,20 @@ class _Connection:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write what is queued. A queued-query notice is written by a task of its own
+        while the session may be writing replies: the lock keeps the two writes whole
+        and in the order they were taken (a stream allows one writer at a time)."""
         if self.out:
             data = bytes(self.out)
             self.out.clear()
-            await self.stream.send_all(data)
+            try:
+                self.writing.acquire_nowait()  # the usual case, without a checkpoint
+            except trio.WouldBlock:
+                await self.writing.acquire()
+            try:
+                await self.stream.send_all(data)
+            finally:
+                self.writing.release()
 
     async def send_now(self, *events: Any) -> None:
         await self.send(*events)
