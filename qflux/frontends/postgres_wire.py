@@ -99,8 +99,8 @@ class _Statement:
     sql: str
     param_types: tuple[int, ...]
     param_count: int
-    tree: Any = None  # parsed once at Parse, for every Bind
-    binder: StatementBinder | None = None  # made at the first Bind
+    tree: Any  # parsed once at Parse (None if sqlglot cannot), for every Bind
+    binder: StatementBinder  # its values into its SQL, per Bind
     #: The row description its portals had, by result formats: a later portal's
     #: Describe answers from it and its query runs at Execute, like a simple query.
     described: dict[tuple[int, ...], tuple[Any, ...]] = attrs.Factory(dict)
@@ -663,7 +663,8 @@ class PostgresWireFrontend:
             declared[i] if i < len(declared) and declared[i] else inferred.get(i + 1, 0)
             for i in range(count)
         )
-        session.statements[event.name] = _Statement(event.sql, types, count, tree)
+        binder = StatementBinder(event.sql, tree)
+        session.statements[event.name] = _Statement(event.sql, types, count, tree, binder)
         await session.send(pg.ParseComplete())
 
     async def _bind(self, session: _Connection, event: Any) -> None:
@@ -693,8 +694,6 @@ class PostgresWireFrontend:
                 raise QueryError(
                     ErrorCode.INVALID_ARGUMENT, f"invalid value for parameter ${index + 1}: {exc}"
                 ) from exc
-        if statement.binder is None:
-            statement.binder = StatementBinder(statement.sql, statement.tree)
         sql = statement.binder.bind(values)
         await self._close_portal(session, event.portal)
         session.portals[event.portal] = _Portal(

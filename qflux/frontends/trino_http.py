@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import itertools
 import math
 import socket
 import time
@@ -79,9 +78,8 @@ class TrinoHttpFrontend:
         #: Those not yet delivered: the reaper looks at these each pass ...
         self._live: dict[str, TrinoQuery] = {}
         #: ... and at the others only once their retention may be over:
-        #: (when, tie-breaker, query id), a heap.
-        self._retained: list[tuple[float, int, str]] = []
-        self._order = itertools.count()
+        #: (when, query id), a heap.
+        self._retained: list[tuple[float, str]] = []
         #: A delivered query, for a retry of its last page: (slug, token, body, headers),
         #: strings and bytes only, which the garbage collector stops tracking. Kept
         #: whole, a query is some twenty objects that every full collection walks; at a
@@ -292,7 +290,7 @@ class TrinoHttpFrontend:
                         del self._live[query_id], self.queries[query_id]
             now = trio.current_time()
             while self._retained and self._retained[0][0] <= now:
-                _, _, query_id = heapq.heappop(self._retained)
+                _, query_id = heapq.heappop(self._retained)
                 if self._delivered.pop(query_id, None) is not None:
                     continue
                 kept = self.queries.get(query_id)
@@ -317,7 +315,7 @@ class TrinoHttpFrontend:
     def _retain(self, query_id: str, last_seen: float) -> None:
         """Keep a finished query until DELIVERED_RETENTION_SECS after its last poll."""
         expires = last_seen + DELIVERED_RETENTION_SECS
-        heapq.heappush(self._retained, (expires, next(self._order), query_id))
+        heapq.heappush(self._retained, (expires, query_id))
 
     def undelivered(self) -> int:
         """Queries whose client has not yet fetched the final page (a query its client
