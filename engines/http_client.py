@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from qflux.protocols.http1 import END, HttpError, Message, MessageReader, encode_request
+from qflux.stream_io import receive_some, send_all
 
 RECEIVE_BYTES = 65_536
 MAX_HEAD_BYTES = 64 * 1024
@@ -144,7 +145,7 @@ class HttpPool:
         answered = False
         try:
             with trio.fail_after(self.read_timeout):
-                await conn.stream.send_all(data)
+                await send_all(conn.stream, data)
                 while True:
                     message = conn.reader.next_message()
                     if isinstance(message, Message):
@@ -154,7 +155,7 @@ class HttpPool:
                             "connection closed before the response",
                             unsent=reused and not answered,
                         )
-                    chunk = await conn.stream.receive_some(RECEIVE_BYTES)
+                    chunk = await receive_some(conn.stream, RECEIVE_BYTES)
                     answered = answered or bool(chunk)
                     conn.reader.feed(chunk)
         except HttpError as exc:

@@ -45,6 +45,7 @@ from qflux.protocols.trino_http import (
     encode_results,
     parse_duration,
 )
+from qflux.stream_io import receive_some, send_all
 from qflux.tags import session_tags
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class TrinoHttpFrontend:
                         event = conn.next_event()
                         if event is NEED_DATA:
                             idle.deadline = trio.current_time() + KEEP_ALIVE_IDLE_SECS
-                            conn.receive_data(await stream.receive_some(RECEIVE_BYTES))
+                            conn.receive_data(await receive_some(stream, RECEIVE_BYTES))
                             continue
                         idle.deadline = math.inf
                         if isinstance(event, ConnectionClosed):
@@ -158,7 +159,7 @@ class TrinoHttpFrontend:
         watch.stop()
         if conn.peer_closed:
             return False
-        await stream.send_all(response)
+        await send_all(stream, response)
         for query in serving:  # only now has the client got the last page
             query.delivered = query.final_page_built
             if query.delivered:

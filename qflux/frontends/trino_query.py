@@ -108,6 +108,7 @@ class TrinoQuery:
         self._cluster_columns: list[dict[str, Any]] | None = None
         self._bytes_per_row = 0.0
         self._produced_all = False
+        self._receive_ended = False  # the channel said end-of-channel
         self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
         self._started = time.time()
 
@@ -172,44 +173,49 @@ class TrinoQuery:
         self.token += 1
         chunks: list[bytes] = []
         size = 0
-        with trio.move_on_after(max_wait):
-            while size < self.max_page_bytes:
+        end = trio.current_time() + max_wait
+        while size < self.max_page_bytes:
+            if self._pending is None:
+                self._pending = await self._next_rows(end, bool(chunks), on_long_wait)
                 if self._pending is None:
-                    try:
-                        if not chunks and on_long_wait is not None:
-                            self._pending = await self._first_rows(on_long_wait)
-                        elif not chunks:
-                            self._pending = await self._receive.receive()
-                        else:  # rows in hand: only wait a moment, for the end of a small result
-                            self._pending = await self._receive_within(LINGER_SECS)
-                            if self._pending is None:
-                                break
-                    except trio.EndOfChannel:
-                        break
-                chunk = self._encode_slice(self.max_page_bytes - size)
-                chunks.append(chunk)
-                size += len(chunk)
+                    break
+            chunk = self._encode_slice(self.max_page_bytes - size)
+            chunks.append(chunk)
+            size += len(chunk)
         page = self._page(chunks)
         self.last_page = page
         return page
 
-    async def _receive_within(self, seconds: float) -> pa.RecordBatch | TrinoRows | None:
-        """The next rows if they come within `seconds` (None if not); rows already
-        waiting cost no cancel scope."""
+    async def _next_rows(
+        self, end: float, in_hand: bool, on_long_wait: Callable[[], None] | None
+    ) -> pa.RecordBatch | TrinoRows | None:
+        """The next rows, or None if none come in time or the result has ended. With
+        rows in hand, wait only a moment, for the end of a small result. Rows already
+        waiting cost no cancel scope, and a wait costs one unless it grows long."""
         try:
             return self._receive.receive_nowait()
         except trio.WouldBlock:
             pass
-        with trio.move_on_after(seconds):
-            return await self._receive.receive()
-        return None
-
-    async def _first_rows(self, on_long_wait: Callable[[], None]) -> pa.RecordBatch | TrinoRows:
-        rows = await self._receive_within(WATCH_AFTER_SECS)
-        if rows is None:
+        except trio.EndOfChannel:
+            return None
+        now = trio.current_time()
+        if in_hand:
+            return await self._receive_by(min(end, now + LINGER_SECS))
+        if on_long_wait is not None and now + WATCH_AFTER_SECS < end:
+            rows = await self._receive_by(now + WATCH_AFTER_SECS)
+            if rows is not None or self._receive_ended:
+                return rows
             on_long_wait()
-            rows = await self._receive.receive()
-        return rows
+        return await self._receive_by(end)
+
+    async def _receive_by(self, deadline: float) -> pa.RecordBatch | TrinoRows | None:
+        with trio.CancelScope(deadline=deadline):
+            try:
+                return await self._receive.receive()
+            except trio.EndOfChannel:
+                self._receive_ended = True
+                return None
+        return None
 
     def _encode_slice(self, budget: int) -> bytes:
         """Encode as many pending rows as fit in `budget` bytes; keep the rest."""
