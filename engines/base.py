@@ -14,6 +14,7 @@ import pyarrow as pa
 import structlog
 import trio
 
+from qflux import worker_threads
 from qflux.core import EngineType, Result, Session
 
 T = TypeVar("T")
@@ -140,7 +141,7 @@ async def run_interruptible(
             state["finished"] = True
 
     try:
-        return await trio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
+        return await worker_threads.run_sync(call, limiter)
     except trio.Cancelled:
         with lock:
             if not state["started"]:  # still waiting for a thread: nothing to interrupt

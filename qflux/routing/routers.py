@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import structlog
 import trio
 
+from qflux import worker_threads
 from qflux.config import (
     ClientTagsRouter,
     CompoundCondition,
@@ -179,9 +180,7 @@ class PythonScript:
         ctx = script_context(session, self._loads())
         with trio.move_on_after(self._timeout):
             try:
-                result = await trio.to_thread.run_sync(
-                    self._route, sql, ctx, limiter=self._limiter, abandon_on_cancel=True
-                )
+                result = await worker_threads.run_sync(lambda: self._route(sql, ctx), self._limiter)
             except Exception as exc:
                 log.warning("route script raised", error=repr(exc))
                 return _step(self, None, f"script raised {exc!r}")
