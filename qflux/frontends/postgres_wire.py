@@ -61,6 +61,7 @@ from qflux.frontends.pg_types import (
     decode_parameter,
 )
 from qflux.protocols import pgwire as pg
+from qflux.stream_io import receive_some, send_all
 
 if TYPE_CHECKING:
     from qflux.config import AuthConfig, PostgresWireConfig
@@ -99,8 +100,7 @@ class _Statement:
     sql: str
     param_types: tuple[int, ...]
     param_count: int
-    tree: Any  # parsed once at Parse (None if sqlglot cannot), for every Bind
-    binder: StatementBinder  # its values into its SQL, per Bind
+    binder: StatementBinder  # its values into its SQL per Bind, from the tree parsed once
     #: The row description its portals had, by result formats: a later portal's
     #: Describe answers from it and its query runs at Execute, like a simple query.
     described: dict[tuple[int, ...], tuple[Any, ...]] = attrs.Factory(dict)
@@ -180,7 +180,7 @@ class _Connection:
             except trio.WouldBlock:
                 await self.writing.acquire()
             try:
-                await self.stream.send_all(data)
+                await send_all(self.stream, data)
             finally:
                 self.writing.release()
 
@@ -414,7 +414,7 @@ class PostgresWireFrontend:
                 while True:
                     while conn.buffered_bytes >= READ_AHEAD_BYTES and not session.waiting:
                         await session.room.park()
-                    data = await session.stream.receive_some(RECEIVE_BYTES)
+                    data = await receive_some(session.stream, RECEIVE_BYTES)
                     conn.receive_data(data)
                     session.arrived.unpark_all()
                     if not data:
@@ -664,7 +664,7 @@ class PostgresWireFrontend:
             for i in range(count)
         )
         binder = StatementBinder(event.sql, tree)
-        session.statements[event.name] = _Statement(event.sql, types, count, tree, binder)
+        session.statements[event.name] = _Statement(event.sql, types, count, binder)
         await session.send(pg.ParseComplete())
 
     async def _bind(self, session: _Connection, event: Any) -> None:
@@ -714,7 +714,7 @@ class PostgresWireFrontend:
                 fields: tuple[Any, ...] = tuple(_text_field(name) for name in local)
             else:
                 nulls = [exp.Null()] * statement.param_count
-                probe = bind_parameters(statement.sql, nulls, statement.tree)
+                probe = bind_parameters(statement.sql, nulls, statement.binder.tree)
                 fields = await self._result_fields(session, probe, ())
             description = pg.RowDescription(fields) if fields else pg.NoData()
             await session.send(pg.ParameterDescription(tuple(types)), description)
