@@ -168,3 +168,16 @@ def test_serve_in_thread_default_config():
         cur = trino.dbapi.connect(host="127.0.0.1", port=proxy.port(), user="me").cursor()
         cur.execute("SELECT 40 + 2")
         assert cur.fetchall() == [[42]]
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_qflux_leaves_the_garbage_collector_as_it_was(collecting: bool) -> None:
+    """The collector is paused while qflux imports, never for the application after."""
+    code = (
+        "import gc\n"
+        f"(gc.enable if {collecting} else gc.disable)()\n"
+        "import qflux\n"
+        f"assert gc.isenabled() is {collecting}, gc.isenabled()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
