@@ -377,6 +377,8 @@ def best(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return kept
 
 
+#: Latency the PostgreSQL path may add at the median, one client (ms).
+TARGET_ADDED_P50_MS = 0.25
 #: ratio name -> (numerator path, denominator path, clients, target: at least this).
 TPS_TARGETS = {
     "qflux / PgBouncer TPS, 8 clients": ("qflux -> PostgreSQL", "PgBouncer -> PostgreSQL", 8, 0.40),
@@ -398,16 +400,20 @@ def ratios(paths: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "qflux added p50 over PostgreSQL direct, 1 client (ms)": {
             "value": added,
-            "target": None,  # none set yet
-            "verdict": "n/a" if added is None else "no target",
+            "target": f"<= {TARGET_ADDED_P50_MS:g} ms",
+            "verdict": "n/a" if added is None else _met(added <= TARGET_ADDED_P50_MS),
         }
     }
     for name, (numerator, denominator, clients, target) in TPS_TARGETS.items():
         a, b = sample(numerator, clients), sample(denominator, clients)
         value = a["tps"] / b["tps"] if a and b else None
-        verdict = "n/a" if value is None else "met" if value >= target else "missed"
+        verdict = "n/a" if value is None else _met(value >= target)
         out[name] = {"value": value, "target": f">= {target:g}x", "verdict": verdict}
     return out
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "missed"
 
 
 def one_line(value: object) -> str:
