@@ -152,11 +152,17 @@ class TrinoEngine(Engine):
         return headers
 
     async def _send(
-        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        content: bytes,
+        shield: bool = False,
     ) -> tuple[int, bytes]:
         scheme, netloc, path, query, _ = urllib.parse.urlsplit(url)
         target = f"{path or '/'}?{query}" if query else path or "/"
-        return await self._pool(f"{scheme}://{netloc}").request(method, target, headers, content)
+        pool = self._pool(f"{scheme}://{netloc}")
+        return await pool.request(method, target, headers, content, shield=shield)
 
     async def _request(
         self,
@@ -164,14 +170,17 @@ class TrinoEngine(Engine):
         url: str,
         headers: dict[str, str] | None = None,
         content: bytes = b"",
+        *,
+        shield: bool = False,
     ) -> dict[str, Any]:
-        """One protocol request, retried where Trino's clients retry; the JSON body."""
+        """One protocol request, retried where Trino's clients retry; the JSON body.
+        `shield` protects each exchange once sent (see HttpPool.request)."""
         all_headers = self._base_headers + list((headers or {}).items())
         delay = RETRY_FIRST_DELAY_SECS
         for attempt in range(RETRY_ATTEMPTS):
             last = attempt == RETRY_ATTEMPTS - 1
             try:
-                status, body = await self._send(method, url, all_headers, content)
+                status, body = await self._send(method, url, all_headers, content, shield)
             except TransportError as exc:
                 # A POST that may have reached the coordinator is not sent twice.
                 if last or (method == "POST" and not exc.unsent):
@@ -208,17 +217,18 @@ class TrinoEngine(Engine):
         self._active += 1
         result = _TrinoResult(self)
         try:
-            # Shielded: a cancel landing while the POST is in flight would leave the
-            # cluster running a query whose id never arrived, so nothing could DELETE it.
-            # The POST finishes (bounded by its own timeouts; a coordinator answers it at
-            # once), then the cancel takes effect and the finally below deletes the query.
-            with trio.CancelScope(shield=True):
-                page = await self._request(
-                    "POST",
-                    f"{self.endpoint}/v1/statement",
-                    content=sql.encode(),
-                    headers=self._headers(session),
-                )
+            # Shielded once sent: a cancel landing while the POST is in flight would
+            # leave the cluster running a query whose id never arrived, so nothing could
+            # DELETE it. The POST finishes (bounded by the read timeout; a coordinator
+            # answers it at once), then the cancel takes effect at the next checkpoint,
+            # after the id is kept, and the finally below deletes the query.
+            page = await self._request(
+                "POST",
+                f"{self.endpoint}/v1/statement",
+                content=sql.encode(),
+                headers=self._headers(session),
+                shield=True,
+            )
             await result.start(page)
             yield result
         finally:

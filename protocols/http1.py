@@ -73,6 +73,23 @@ def _text(value: bytes) -> str:
         return value.decode("latin-1")
 
 
+def _header_fields(block: bytes) -> dict[str, str]:
+    """Validated header lines -> {lower-cased name: value}; repeated names joined by
+    commas. The block is decoded at once: names are tokens, so a value that is not UTF-8
+    is the only reason to go line by line (and read that value as Latin-1)."""
+    try:
+        lines = block.decode("utf-8").split("\r\n")
+    except UnicodeDecodeError:
+        lines = [_text(line) for line in block.split(b"\r\n")]
+    headers: dict[str, str] = {}
+    for line in lines[:-1]:
+        name, _, value = line.partition(":")
+        key = name.lower()
+        text = value.strip(" \t")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
 class MessageReader:
     """Whole messages out of the bytes of one connection, one after another.
 
@@ -159,13 +176,7 @@ class MessageReader:
         del buf[: end + 4]
         if not _HEADER_LINES.fullmatch(block):
             raise HttpError(400, f"malformed header in {block[:200]!r}")
-        headers: dict[str, str] = {}
-        for line in block.split(b"\r\n")[:-1]:
-            name, _, value = line.partition(b":")
-            key = name.decode("ascii").lower()
-            text = _text(value.strip(b" \t"))
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
-        self._frame(start, headers)
+        self._frame(start, _header_fields(block))
         return None
 
     def _start_line(self, line: bytes) -> tuple[str, str, str]:
@@ -286,13 +297,12 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 def _head_lines(start: str, headers: list[tuple[str, str]]) -> str:
-    lines = [start]
-    for name, value in headers:
-        if _BAD_OUT.search(name) or _BAD_OUT.search(value):
-            raise ValueError(f"header {name!r} holds a line break or NUL")
-        lines.append(f"{name}: {value}")
-    lines.append("\r\n")
-    return "\r\n".join(lines)
+    fields = [f"{name}: {value}" for name, value in headers]
+    if _BAD_OUT.search("".join(fields)):  # one search for all; then find which, to say
+        for name, value in headers:
+            if _BAD_OUT.search(name) or _BAD_OUT.search(value):
+                raise ValueError(f"header {name!r} holds a line break or NUL")
+    return "\r\n".join((start, *fields, "\r\n"))
 
 
 def encode_response(status: int, headers: list[tuple[str, str]], body: list[bytes]) -> bytes:

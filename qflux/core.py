@@ -118,13 +118,17 @@ def unwrap_group(group: BaseException) -> BaseException:
 
 
 _query_counter = itertools.count(1)
+_stamp: tuple[int, str] = (-1, "")  # (second, its formatting): one strftime a second
 
 
 def new_query_id() -> QueryId:
     """A Trino-shaped id (`20260101_120000_00001_ab3cd`): sortable, unique per process."""
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+    global _stamp
+    second = int(time.time())
+    if second != _stamp[0]:
+        _stamp = (second, time.strftime("%Y%m%d_%H%M%S", time.gmtime(second)))
     seq = next(_query_counter) % 100_000
-    return QueryId(f"{stamp}_{seq:05d}_{secrets.token_hex(3)[:5]}")
+    return QueryId(f"{_stamp[1]}_{seq:05d}_{secrets.token_hex(3)[:5]}")
 
 
 @attrs.frozen

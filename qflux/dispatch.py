@@ -117,20 +117,26 @@ class Dispatcher:
         error: QueryError | None = None
         try:
             # Every log line written while this query runs (engines included) names it.
-            with handle.cancel_scope, structlog.contextvars.bound_contextvars(query_id=record.id):
-                group, cluster = await self._place(handle, on_queued)
-                try:
-                    admitted_at = time.perf_counter()
-                    record.queue_ms = (admitted_at - started) * 1000
-                    record.cluster = cluster.name
-                    record.engine = cluster.engine.engine_type
-                    record.status = QueryStatus.RUNNING
-                    sql = self._translate(handle, group, cluster)
-                    log.debug("query admitted", group=group.name, cluster=cluster.name)
-                    async with cluster.engine.execute(sql, handle.session) as result:
-                        yield _CountingResult(result, record)
-                finally:
-                    group.release(cluster)
+            # Set and reset by token: structlog's bound_contextvars reads the whole
+            # context first, to restore keys this query does not have.
+            tokens = structlog.contextvars.bind_contextvars(query_id=record.id)
+            try:
+                with handle.cancel_scope:
+                    group, cluster = await self._place(handle, on_queued)
+                    try:
+                        admitted_at = time.perf_counter()
+                        record.queue_ms = (admitted_at - started) * 1000
+                        record.cluster = cluster.name
+                        record.engine = cluster.engine.engine_type
+                        record.status = QueryStatus.RUNNING
+                        sql = self._translate(handle, group, cluster)
+                        log.debug("query admitted", group=group.name, cluster=cluster.name)
+                        async with cluster.engine.execute(sql, handle.session) as result:
+                            yield _CountingResult(result, record)
+                    finally:
+                        group.release(cluster)
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
             if handle.cancel_scope.cancelled_caught:
                 reason = handle.cancel_reason or CancelReason.TIMEOUT
                 handle.cancel_reason = reason

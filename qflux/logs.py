@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, BinaryIO, Literal
 
 import orjson
 import structlog
+from structlog.typing import EventDict
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -19,6 +21,24 @@ def _json(value: object, **_: object) -> str:
 
 def _json_bytes(value: object, **_: object) -> bytes:
     return orjson.dumps(value, default=str)
+
+
+class IsoUtcStamper:
+    """`timestamp`: ISO 8601 UTC with microseconds, as structlog's TimeStamper(fmt="iso",
+    utc=True) writes it, for a third of its cost. A line per query is the access log, so
+    the date and time of day are formatted once a second and only the fraction per line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: object, _name: str, event_dict: EventDict) -> EventDict:
+        second, micros = divmod(round(time.time() * 1_000_000), 1_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}.{micros:06d}Z"
+        return event_dict
 
 
 def _stderr_bytes() -> BinaryIO | None:
@@ -48,7 +68,7 @@ def configure_logging(log_format: LogFormat = "auto", level: str = "info") -> No
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        IsoUtcStamper(),
     ]
     renderer: structlog.types.Processor = (
         structlog.dev.ConsoleRenderer()
