@@ -656,8 +656,10 @@ def _adapters() -> AdaptersMap:
     """Loaders for our connections: json stays text, intervals load exactly, and every
     type without an Arrow mapping loads as its text (not ipaddress, Range, tuple ...)."""
     adapters = AdaptersMap(psycopg.adapters)
-    text_loaded = {postgres.types[name].oid for name in ("json", "jsonb")}
-    as_is = (set(_SCALARS) - text_loaded) | {NUMERIC_OID} | set(_ARRAY_OF)
+    # numeric as text too: Arrow casts a column of it to decimal several times faster
+    # than it takes Python Decimals, which psycopg makes one by one.
+    text_loaded = {postgres.types[name].oid for name in ("json", "jsonb", "numeric")}
+    as_is = (set(_SCALARS) - text_loaded) | set(_ARRAY_OF)  # arrays load their elements so
     for info in postgres.types:
         for oid in (info.oid, info.array_oid):
             if oid and oid not in as_is:
@@ -677,13 +679,24 @@ class _Column:
     storage: pa.DataType  # what pa.array builds; cast to field.type if that differs
     convert: Convert | None  # applied to each non-NULL leaf value
     depth: int  # list nesting (array dimensions)
+    #: For a cast Arrow refuses: each leaf value made what field.type takes (numeric
+    #: text with more fractional digits than the column's scale is rounded here).
+    fallback: Convert | None = None
 
     def to_array(self, values: Sequence[Any]) -> pa.Array:
         try:
             if self.convert is not None:
                 values = _map_leaves(values, self.convert, self.depth)
             array = pa.array(values, type=self.storage)
-            return array if self.storage == self.field.type else array.cast(self.field.type)
+            if self.storage == self.field.type:
+                return array
+            try:
+                return array.cast(self.field.type)
+            except pa.ArrowInvalid:
+                if self.fallback is None:
+                    raise
+                leaves = _map_leaves(values, self.fallback, self.depth)
+                return pa.array(leaves, type=self.field.type)
         except (pa.ArrowException, ValueError, TypeError, ArithmeticError) as exc:
             raise QueryError(
                 ErrorCode.INVALID_ARGUMENT,
@@ -699,19 +712,24 @@ def _column(description: psycopg.Column, sample: Iterable[Any]) -> _Column:
     if oid in _ARRAY_OF:
         oid, depth = _ARRAY_OF[oid], _array_depth(sample)
     metadata: dict[bytes, bytes] = {}
-    if oid == NUMERIC_OID:
-        arrow, convert = _numeric(description.precision, description.scale)
+    fallback: Convert | None = None
+    if oid == NUMERIC_OID:  # loaded as its text, which Arrow casts to the decimal
+        arrow, fallback = _numeric(description.precision, description.scale)
+        storage: pa.DataType = pa.string()
+        convert = None
     else:
         arrow, metadata, convert = _SCALARS.get(oid, (pa.string(), {}, None))
-    storage = arrow.storage_type if isinstance(arrow, pa.BaseExtensionType) else arrow
+        storage = arrow.storage_type if isinstance(arrow, pa.BaseExtensionType) else arrow
     field = pa.field(description.name, arrow, metadata=metadata or None)
     for _ in range(depth):  # the element's metadata stays on the element field
         field = pa.field(description.name, pa.list_(field.with_name("item")))
         storage = pa.list_(storage)
-    return _Column(field, storage, convert, depth)
+    return _Column(field, storage, convert, depth, fallback)
 
 
 def _numeric(precision: int | None, scale: int | None) -> tuple[pa.DataType, Convert | None]:
+    """numeric's Arrow type, and for the unconstrained kind the rounding a value with
+    more fractional digits than its scale takes (Arrow's cast refuses to lose digits)."""
     if precision is None or scale is None:
         return UNCONSTRAINED_NUMERIC, _round_numeric
     precision = max(precision, scale)
@@ -719,14 +737,14 @@ def _numeric(precision: int | None, scale: int | None) -> tuple[pa.DataType, Con
         return pa.decimal128(precision, scale), None
     if scale >= 0 and precision <= 76:
         return pa.decimal256(precision, scale), None
-    return pa.string(), str
+    return pa.string(), None
 
 
-def _round_numeric(value: Decimal) -> Decimal:
+def _round_numeric(text: str) -> Decimal:
     try:
-        return _NUMERIC_CONTEXT.quantize(value, _NUMERIC_QUANTUM)
+        return _NUMERIC_CONTEXT.quantize(Decimal(text), _NUMERIC_QUANTUM)
     except InvalidOperation:
-        raise ValueError(f"{value} is out of range") from None
+        raise ValueError(f"{text} is out of range") from None
 
 
 def _array_depth(values: Iterable[Any]) -> int:
