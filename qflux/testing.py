@@ -123,14 +123,17 @@ def _default_sections() -> dict[str, Any]:
 
 def pgbench_tables(accounts: int = 100_000) -> tuple[str, ...]:
     """DuckDB DDL for the tables `pgbench -S` reads (pgbench's own `-i` needs features
-    DuckDB lacks), with `accounts` rows in pgbench_accounts: for tests and benchmarks."""
+    DuckDB lacks), with `accounts` rows in pgbench_accounts and the primary keys `-i`
+    creates, which a point query's plan uses: for tests and benchmarks."""
     return (
-        "CREATE TABLE pgbench_branches AS SELECT i AS bid, 0 AS bbalance, '' AS filler"
-        " FROM range(1, 2) t(i)",
-        "CREATE TABLE pgbench_tellers AS SELECT i AS tid, 1 AS bid, 0 AS tbalance, '' AS filler"
-        " FROM range(1, 11) t(i)",
-        "CREATE TABLE pgbench_accounts AS SELECT i AS aid, 1 AS bid, 0 AS abalance, '' AS filler"
-        f" FROM range(1, {accounts + 1}) t(i)",
+        "CREATE TABLE pgbench_branches(bid INTEGER PRIMARY KEY, bbalance INTEGER, filler VARCHAR)",
+        "INSERT INTO pgbench_branches SELECT i, 0, '' FROM range(1, 2) t(i)",
+        "CREATE TABLE pgbench_tellers(tid INTEGER PRIMARY KEY, bid INTEGER, tbalance INTEGER,"
+        " filler VARCHAR)",
+        "INSERT INTO pgbench_tellers SELECT i, 1, 0, '' FROM range(1, 11) t(i)",
+        "CREATE TABLE pgbench_accounts(aid INTEGER PRIMARY KEY, bid INTEGER, abalance INTEGER,"
+        " filler VARCHAR)",
+        f"INSERT INTO pgbench_accounts SELECT i, 1, 0, '' FROM range(1, {accounts + 1}) t(i)",
         "CREATE TABLE pgbench_history(tid int, bid int, aid int, delta int, mtime timestamp,"
         " filler varchar)",
     )

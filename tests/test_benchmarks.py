@@ -38,3 +38,23 @@ def test_pgwire_reports_the_added_latency_against_its_target(
     assert added["target"] == "<= 0.25 ms"
     assert added["verdict"] == verdict
     assert found["qflux / PgBouncer TPS, 8 clients"]["verdict"] == "n/a"  # PgBouncer did not run
+
+
+def test_pgwire_table_states_duckdbs_own_time_for_the_statement() -> None:
+    from benchmarks.scenarios.pgwire import markdown, ratios
+
+    paths = {"qflux -> DuckDB": {"status": "ok", **_path(500, 2.0)}}
+    paths["qflux -> DuckDB"]["clients"]["1"].update(
+        failed=0, **{"latency ms": {"p50": 2.0, "p99": 3.0}}
+    )
+    paths["qflux -> DuckDB"]["clients"]["8"] = dict(paths["qflux -> DuckDB"]["clients"]["1"])
+    result = {
+        "rounds": 1,
+        "seconds per run": 3,
+        "paths": paths,
+        "ratios": ratios(paths),
+        "DuckDB in process": {"p50 ms": 0.5, "p99 ms": 0.9},
+    }
+    text = "\n".join(markdown(result))
+    assert "DuckDB in process, the same statement: p50 0.500 ms, p99 0.900 ms" in text
+    assert "at most 2,000 TPS" in text

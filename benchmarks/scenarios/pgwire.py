@@ -6,7 +6,9 @@ Two backends, each with its own reference paths:
 - PostgreSQL (127.0.0.1:5432, user postgres, trust): direct, via qflux (postgres engine)
   and via PgBouncer (transaction pooling). The database `qflux_bench` is created and
   `pgbench -i -s 1`-ed when missing and kept between runs; nothing else is touched.
-- DuckDB pgbench tables (100k accounts) in a fresh file: via qflux (duckDb engine) and via
+- DuckDB pgbench tables (100k accounts, primary keys as `pgbench -i` makes them) in a
+  fresh file: DuckDB in process running the same statement (the least any server in
+  front of it takes), via qflux (duckDb engine) and via
   buenavista, a Python PostgreSQL proxy for DuckDB, run from its own virtualenv
   (`QFLUX_BENCH_BUENAVISTA_PYTHON` or `benchmarks/.venv-buenavista/bin/python`). DuckDB lets
   one process hold a file, so buenavista serves a byte-for-byte copy of the same file.
@@ -50,7 +52,8 @@ CLIENTS = {1: 1, 8: 2}  # clients -> pgbench threads
 T = TypeVar("T")
 BUENAVISTA_VENV_PYTHON = ROOT / "benchmarks" / ".venv-buenavista" / "bin" / "python"
 
-DUCKDB_TABLES = pgbench_tables()
+ACCOUNTS = 100_000
+DUCKDB_TABLES = pgbench_tables(ACCOUNTS)
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         paths = Paths(stack)
         start_postgres_paths(paths, pgbench, work, result)
-        start_duckdb_paths(paths, work)
+        result["DuckDB in process"] = start_duckdb_paths(paths, work, options.quick)
         for route in list(paths.routes):  # warm-up (pools filled, pages cached), smoke test
             warm = pgbench_run(pgbench, route, 8, 1, work / "warmup", log=False)
             if "error" in warm:
@@ -181,22 +184,25 @@ def start_postgres_paths(paths: Paths, pgbench: str, work: Path, result: dict[st
         paths.add(names[2], port, PG_DATABASE)
 
 
-def start_duckdb_paths(paths: Paths, work: Path) -> None:
-    """The DuckDB pgbench tables through qflux and through buenavista (on a copy)."""
+def start_duckdb_paths(paths: Paths, work: Path, quick: bool) -> dict[str, float]:
+    """The DuckDB pgbench tables through qflux and through buenavista (on a copy); what
+    DuckDB itself takes for the statement, measured first (one process holds the file)."""
     database = work / f"{DUCKDB_CATALOG}.duckdb"
     create_duckdb_tables(database)
+    floor = duckdb_point_query_ms(database, 300 if quick else 2_000)
     cluster = {"engine": "duckDb", "databasePath": str(database), "maxRunningQueries": 16}
     paths.qflux("qflux -> DuckDB", cluster, DUCKDB_CATALOG)
     name = "buenavista -> DuckDB"
     python = buenavista_python()
     if python is None:
         paths.skip(name, "not installed")
-        return
+        return floor
     copy = work / "buenavista" / database.name
     copy.parent.mkdir()
     shutil.copyfile(database, copy)
     if (port := paths.start(name, lambda: buenavista(python, copy))) is not None:
         paths.add(name, port, DUCKDB_CATALOG)
+    return floor
 
 
 def qflux_config(cluster: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +255,27 @@ def create_duckdb_tables(database: Path) -> None:
             conn.execute(statement)
     finally:
         conn.close()
+
+
+def duckdb_point_query_ms(database: Path, iterations: int) -> dict[str, float]:
+    """pgbench -S's statement run by DuckDB in this process, random accounts: the time
+    any server in front of DuckDB pays per transaction before its own."""
+    import random
+
+    import duckdb
+
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        samples = []
+        for _ in range(iterations + 100):
+            aid = random.randint(1, ACCOUNTS)
+            started = time.perf_counter()
+            conn.execute(f"SELECT abalance FROM pgbench_accounts WHERE aid = {aid}").fetchall()
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        conn.close()
+    found = percentiles(samples[100:])
+    return {"p50 ms": found["p50"], "p99 ms": found["p99"]}
 
 
 def buenavista_python() -> str | None:
@@ -443,6 +470,13 @@ def markdown(result: dict[str, Any]) -> list[str]:
             else:
                 cells += [f"{sample['tps']:,.0f}", f"{latency['p50']:.3f}", f"{latency['p99']:.3f}"]
         lines.append(f"| {name} | {' | '.join(cells)} | {failed} |")
+    floor = result.get("DuckDB in process")
+    if floor:
+        lines.append(
+            f"DuckDB in process, the same statement: p50 {floor['p50 ms']:.3f} ms, p99 "
+            f"{floor['p99 ms']:.3f} ms; one client through any server gets at most "
+            f"{1000 / floor['p50 ms']:,.0f} TPS"
+        )
     lines += ["", "| ratio | value | target | verdict |", "|---|---|---|---|"]
     for name, ratio in result["ratios"].items():
         value = "n/a" if ratio["value"] is None else f"{ratio['value']:.3f}"
