@@ -659,7 +659,9 @@ def _adapters() -> AdaptersMap:
     # numeric as text too: Arrow casts a column of it to decimal several times faster
     # than it takes Python Decimals, which psycopg makes one by one.
     text_loaded = {postgres.types[name].oid for name in ("json", "jsonb", "numeric")}
-    as_is = (set(_SCALARS) - text_loaded) | set(_ARRAY_OF)  # arrays load their elements so
+    # An array keeps psycopg's array loader, which loads each element with the
+    # element's loader: numeric[] arrives as lists of text.
+    as_is = (set(_SCALARS) - text_loaded) | set(_ARRAY_OF)
     for info in postgres.types:
         for oid in (info.oid, info.array_oid):
             if oid and oid not in as_is:
