@@ -117,18 +117,30 @@ def unwrap_group(group: BaseException) -> BaseException:
     return group
 
 
+class UtcSecondFormat:
+    """`time.strftime(fmt)` of a UTC second, formatted once per second: a query id and
+    a log line are made per query, and strftime costs more than the rest of either."""
+
+    def __init__(self, fmt: str) -> None:
+        self._fmt = fmt
+        self._last: tuple[int, str] = (-1, "")  # one tuple: a reader sees a matching pair
+
+    def __call__(self, second: int) -> str:
+        last = self._last
+        if last[0] != second:
+            last = self._last = (second, time.strftime(self._fmt, time.gmtime(second)))
+        return last[1]
+
+
 _query_counter = itertools.count(1)
-_stamp: tuple[int, str] = (-1, "")  # (second, its formatting): one strftime a second
+_query_id_stamp = UtcSecondFormat("%Y%m%d_%H%M%S")
 
 
 def new_query_id() -> QueryId:
     """A Trino-shaped id (`20260101_120000_00001_ab3cd`): sortable, unique per process."""
-    global _stamp
-    second = int(time.time())
-    if second != _stamp[0]:
-        _stamp = (second, time.strftime("%Y%m%d_%H%M%S", time.gmtime(second)))
+    stamp = _query_id_stamp(int(time.time()))
     seq = next(_query_counter) % 100_000
-    return QueryId(f"{_stamp[1]}_{seq:05d}_{secrets.token_hex(3)[:5]}")
+    return QueryId(f"{stamp}_{seq:05d}_{secrets.token_hex(3)[:5]}")
 
 
 @attrs.frozen

@@ -11,6 +11,8 @@ import orjson
 import structlog
 from structlog.typing import EventDict
 
+from qflux.core import UtcSecondFormat
+
 LogFormat = Literal["auto", "json", "console"]
 
 
@@ -29,15 +31,11 @@ class IsoUtcStamper:
     the date and time of day are formatted once a second and only the fraction per line."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self._date_and_time = UtcSecondFormat("%Y-%m-%dT%H:%M:%S")
 
     def __call__(self, _logger: object, _name: str, event_dict: EventDict) -> EventDict:
         second, micros = divmod(round(time.time() * 1_000_000), 1_000_000)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        event_dict["timestamp"] = f"{self._prefix}.{micros:06d}Z"
+        event_dict["timestamp"] = f"{self._date_and_time(second)}.{micros:06d}Z"
         return event_dict
 
 

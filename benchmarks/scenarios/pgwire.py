@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks.harness import Proxy, free_port, percentiles
+from benchmarks.harness import Proxy, free_port, interleaved, percentiles
 from qflux.testing import pgbench_tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,16 +265,16 @@ def duckdb_point_query_ms(database: Path, iterations: int) -> dict[str, float]:
     import duckdb
 
     conn = duckdb.connect(str(database), read_only=True)
+
+    def point_query() -> None:
+        aid = random.randint(1, ACCOUNTS)
+        conn.execute(f"SELECT abalance FROM pgbench_accounts WHERE aid = {aid}").fetchall()
+
     try:
-        samples = []
-        for _ in range(iterations + 100):
-            aid = random.randint(1, ACCOUNTS)
-            started = time.perf_counter()
-            conn.execute(f"SELECT abalance FROM pgbench_accounts WHERE aid = {aid}").fetchall()
-            samples.append((time.perf_counter() - started) * 1000)
+        samples = interleaved({"duckdb": point_query}, iterations, warmup=100)["duckdb"]
     finally:
         conn.close()
-    found = percentiles(samples[100:])
+    found = percentiles(samples)
     return {"p50 ms": found["p50"], "p99 ms": found["p99"]}
 
 
