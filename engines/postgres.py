@@ -85,6 +85,7 @@ from .base import (
     ReadAheadResult,
     run_interruptible,
 )
+from .pg_passthrough import WireEndpoint, WireError, WirePool, error_code, start
 
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig
@@ -127,35 +128,19 @@ UNCONSTRAINED_NUMERIC = pa.decimal128(38, 10)
 _NUMERIC_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
 _NUMERIC_QUANTUM = Decimal(1).scaleb(-UNCONSTRAINED_NUMERIC.scale)
 
-_ERROR_STATES = {
-    "42601": ErrorCode.SYNTAX_ERROR,
-    "42P01": ErrorCode.NOT_FOUND,  # undefined table
-    "42703": ErrorCode.NOT_FOUND,  # undefined column
-    "42883": ErrorCode.NOT_FOUND,  # undefined function
-    "42704": ErrorCode.NOT_FOUND,  # undefined object (a type ...)
-    "3F000": ErrorCode.NOT_FOUND,  # invalid schema name
-    "0A000": ErrorCode.NOT_SUPPORTED,
-    "57014": ErrorCode.CANCELLED,  # query_canceled (also statement_timeout)
-}
-_ERROR_CLASSES = {
-    "22": ErrorCode.INVALID_ARGUMENT,  # data exception
-    "23": ErrorCode.SEMANTIC_ERROR,  # integrity constraint violation
-    "42": ErrorCode.SEMANTIC_ERROR,  # syntax error or access rule violation
-}
-
 
 def to_query_error(exc: psycopg.Error, cluster: str) -> QueryError:
     """Map a psycopg error to a client-facing one, keeping PostgreSQL's message."""
     state = exc.sqlstate or ""
     message = str(exc).strip() or type(exc).__name__
-    code = _ERROR_STATES.get(state) or _ERROR_CLASSES.get(state[:2])
+    code = error_code(state)
     if code is None and not state and isinstance(exc, psycopg.DataError):
         code = ErrorCode.INVALID_ARGUMENT  # a value psycopg could not load
     if code is None:
         code = ErrorCode.ENGINE_ERROR
         if state.startswith(("08", "57P")) or isinstance(exc, psycopg.OperationalError):
             message = f"connection to cluster {cluster!r} lost: {message}"
-    return QueryError(code, message, cause_type=type(exc).__name__)
+    return QueryError(code, message, cause_type=type(exc).__name__, sqlstate=exc.sqlstate)
 
 
 class PostgresEngine(Engine):
@@ -178,9 +163,24 @@ class PostgresEngine(Engine):
         self._dirty: set[int] = set()  # ids of connections that need DISCARD ALL
         self._closed = False
         self._calls = ActiveCalls()
+        wire_endpoint = WireEndpoint.from_params(self._kwargs)
+        self.wire_pool: WirePool | None = None
+        if isinstance(wire_endpoint, str):
+            log.info("rows are not passed through", cluster=name, reason=wire_endpoint)
+        else:
+            self.wire_pool = WirePool(wire_endpoint, self.pool_size)
 
     @asynccontextmanager
     async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
+        if (
+            session.pg_rows
+            and self.wire_pool is not None
+            and not session.schema
+            and _may_declare(sql)
+        ):
+            async with self._pass_through(self.wire_pool, sql, session) as result:
+                yield result
+            return
         query = _Query(self)
         result = _PgResult(self, query)
         try:
@@ -190,6 +190,31 @@ class PostgresEngine(Engine):
             yield result
         finally:
             await self._release(query, self._limiter)
+
+    @asynccontextmanager
+    async def _pass_through(
+        self, pool: WirePool, sql: str, session: Session
+    ) -> AsyncIterator[Result]:
+        """The statement on a pass-through connection; a connection left mid-statement
+        (cancelled, abandoned) has the statement cancelled, and is closed."""
+        try:
+            conn = await pool.acquire()
+        except WireError as exc:
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"cannot connect to cluster {self.name!r}: {exc}"
+            ) from exc
+        try:
+            yield await start(conn, sql, session.properties.get("TimeZone"))
+        except WireError as exc:
+            pool.discard(conn)  # broken: nothing to cancel, nothing to reuse
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"connection to cluster {self.name!r} lost: {exc}"
+            ) from exc
+        except BaseException:
+            await pool.give_back(conn)
+            raise
+        else:
+            await pool.give_back(conn)
 
     async def health_check(self, query: str | None = None) -> None:
         probe = _Query(self)
@@ -216,6 +241,8 @@ class PostgresEngine(Engine):
         return Catalog(tables, "postgres", defaults[0][0], defaults[0][1])
 
     async def aclose(self) -> None:
+        if self.wire_pool is not None:
+            self.wire_pool.close()
         with self._pool_lock:
             self._closed = True
             pool, self._pool = self._pool, None

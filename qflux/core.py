@@ -103,11 +103,21 @@ class ErrorCode(enum.Enum):
 class QueryError(Exception):
     """A failure the client should see, with a protocol-neutral code."""
 
-    def __init__(self, code: ErrorCode, message: str, *, cause_type: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        cause_type: str | None = None,
+        sqlstate: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.cause_type = cause_type or type(self).__name__
+        #: A PostgreSQL server's own SQLSTATE for this error, which a PostgreSQL-wire
+        #: client gets rather than the one `code` stands for (22012, not 22023).
+        self.sqlstate = sqlstate
 
 
 def unwrap_group(group: BaseException) -> BaseException:
@@ -156,6 +166,9 @@ class Session:
     properties: Mapping[str, str] = attrs.field(factory=dict)
     headers: Mapping[str, str] = attrs.field(factory=dict)
     client_address: str | None = None
+    #: The frontend takes a PostgreSQL server's own text rows (`Result.pg_rows`) when the
+    #: engine can give them: a PostgreSQL-wire client's simple query.
+    pg_rows: bool = False
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup (frontends store names lower-cased)."""
@@ -198,6 +211,11 @@ class Result:
     #: A Trino cluster's own result `columns`, when its rows can go to a Trino client
     #: exactly as the cluster wrote them (`trino_rows`); None for every other engine.
     trino_columns: list[dict[str, Any]] | None = None
+    #: A PostgreSQL cluster's own RowDescription fields, when its rows go to a
+    #: PostgreSQL-wire client as the server wrote them (`pg_rows`); None otherwise.
+    pg_fields: tuple[Any, ...] | None = None
+    #: That statement's CommandComplete tag, known once its rows are read.
+    command_tag: str | None = None
 
     def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         return self.batches()
@@ -210,6 +228,19 @@ class Result:
         """The rows in the Trino cluster's JSON, page by page (with `trino_columns`)."""
         raise NotImplementedError
         yield  # pragma: no cover
+
+    async def pg_rows(self) -> AsyncIterator[PgRows]:
+        """The rows in the PostgreSQL server's DataRow messages (with `pg_fields`)."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+@attrs.frozen
+class PgRows:
+    """DataRow messages as a PostgreSQL server wrote them, and how many."""
+
+    encoded: bytes
+    count: int
 
 
 @attrs.frozen

@@ -26,6 +26,7 @@ from qflux.clusters import Cluster, ClusterGroup, OnQueued, Spill
 from qflux.core import (
     CancelReason,
     ErrorCode,
+    PgRows,
     QueryError,
     QueryId,
     QueryRecord,
@@ -253,6 +254,7 @@ class _CountingResult(Result):
         self._record = record
         self.schema: pa.Schema = inner.schema
         self.trino_columns = inner.trino_columns
+        self.pg_fields = inner.pg_fields
         self.update_count = inner.update_count
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:
@@ -266,3 +268,9 @@ class _CountingResult(Result):
             self._record.rows_returned += rows.count
             yield rows
         self.update_count = self._inner.update_count
+
+    async def pg_rows(self) -> AsyncIterator[PgRows]:
+        async for rows in self._inner.pg_rows():
+            self._record.rows_returned += rows.count
+            yield rows
+        self.command_tag = self._inner.command_tag

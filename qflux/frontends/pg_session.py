@@ -10,6 +10,7 @@ the ReadyForQuery status but queries in it run as they come.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 import attrs
@@ -49,6 +50,9 @@ _SAVEPOINT = re.compile(
     r"^\s*(SAVEPOINT|RELEASE(?:\s+SAVEPOINT)?|ROLLBACK\s+TO(?:\s+SAVEPOINT)?)\s+\S+\s*;?\s*$", re.I
 )
 _DISCARD = re.compile(r"^\s*DISCARD\s+(ALL|PLANS|SEQUENCES|TEMP|TEMPORARY)\s*;?\s*$", re.I)
+_CONNECTION_KEYS = frozenset(
+    {"user", "database", "options", "replication", "application_name", "client_encoding"}
+)
 _FIRST_WORDS = re.compile(r"^\s*(\w+)(?:\s+(\w+))?", re.S)
 
 
@@ -121,6 +125,13 @@ class PgSessionState:
         if any(p.match(sql) for p in (_SAVEPOINT, _TX, _SET_TIME_ZONE, _SET, _RESET, _DISCARD)):
             return ()
         return None
+
+    def apply_startup(self, startup: Mapping[str, str]) -> None:
+        """Settings given in the startup packet (libpq sends PGTZ, PGDATESTYLE so), which
+        PostgreSQL applies as if SET; connection keys are not settings."""
+        for name, value in startup.items():
+            if name.lower() not in _CONNECTION_KEYS:
+                self._set(name, value)
 
     def version(self) -> str:
         """What `version()` says: PostgreSQL's form, naming qflux and the engine."""

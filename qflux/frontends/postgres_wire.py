@@ -206,13 +206,14 @@ class _Connection:
             sql=sql,
         )
 
-    def session(self) -> Session:
+    def session(self, pg_rows: bool = False) -> Session:
         return Session(
             protocol=FrontendProtocol.POSTGRES_WIRE,
             user=self.user,
             database=self.database,
             properties=dict(self.state.parameters),
             client_address=self.peer,
+            pg_rows=pg_rows,
         )
 
 
@@ -303,6 +304,7 @@ class PostgresWireFrontend:
             parameters=self._initial_parameters(params),
             database=params.get("database") or params.get("user", ""),
         )
+        state.apply_startup(params)
         session = _Connection(
             stream=stream,
             conn=conn,
@@ -472,7 +474,7 @@ class PostgresWireFrontend:
     async def _report(self, session: _Connection, error: QueryError) -> None:
         if session.state.in_transaction:
             session.state.failed_transaction = True
-        await session.send(pg.error(SQLSTATES[error.code], error.message))
+        await session.send(pg.error(error.sqlstate or SQLSTATES[error.code], error.message))
 
     # -- simple query --------------------------------------------------------------
 
@@ -515,13 +517,18 @@ class PostgresWireFrontend:
         if copy is not None:
             await self._copy_out(session, copy)
             return
-        async with self._query(session, sql) as result:
+        # A simple query's rows are text with their description: a PostgreSQL cluster's
+        # own DataRows are exactly that, and may pass through.
+        pg_rows = describe and not formats and portal is None
+        async with self._query(session, sql, pg_rows) as result:
             await self._stream(session, sql, result, formats, describe, portal)
         if _first_word(sql) in _SCHEMA_CHANGES:
             self.catalog.forget()  # the next \dt should see the change
 
     @contextlib.asynccontextmanager
-    async def _query(self, session: _Connection, sql: str) -> AsyncIterator[Any]:
+    async def _query(
+        self, session: _Connection, sql: str, pg_rows: bool = False
+    ) -> AsyncIterator[Any]:
         """Submit and run a query; the reader cancels it if the client hangs up.
 
         Catalog queries (pg_catalog, information_schema) are answered by the proxy.
@@ -530,7 +537,7 @@ class PostgresWireFrontend:
         if tree is not None:
             yield await self.catalog.answer(tree, session.session(), session.facts(sql))
             return
-        handle = self.dispatcher.submit(session.session(), sql)
+        handle = self.dispatcher.submit(session.session(pg_rows), sql)
         nursery = session.nursery
         assert nursery is not None
 
@@ -556,6 +563,9 @@ class PostgresWireFrontend:
         describe: bool,
         portal: _Portal | None = None,
     ) -> None:
+        if result.pg_fields is not None:
+            await self._pass_rows(session, result)
+            return
         schema: pa.Schema = result.schema
         if _is_row_count(sql, schema):
             if portal is not None:
@@ -580,6 +590,14 @@ class PostgresWireFrontend:
             await session.write(encoder.encode_data_rows(batch))
             rows += batch.num_rows
         await session.send(pg.CommandComplete(command_tag(sql, rows, None)))
+
+    async def _pass_rows(self, session: _Connection, result: Any) -> None:
+        """A PostgreSQL cluster's rows, as its server wrote them."""
+        if result.pg_fields:
+            await session.send(pg.RowDescription(result.pg_fields))
+        async for rows in result.pg_rows():
+            await session.write(rows.encoded)
+        await session.send(pg.CommandComplete(result.command_tag or "SELECT 0"))
 
     async def _copy_out(self, session: _Connection, copy: CopyOut) -> None:
         """COPY ... TO STDOUT: the query's rows as CopyData, in COPY's own format."""

@@ -1,0 +1,420 @@
+"""PostgreSQL rows passed through to a PostgreSQL-wire client, on Trio, without libpq.
+
+A PostgreSQL-wire client asking a PostgreSQL cluster for rows in text wants what the
+server already wrote: the same RowDescription, the same DataRow bytes. Taking them
+through psycopg (a worker thread, a Python object per value, an Arrow column per batch,
+then text again) cost most of a point query's time in the proxy. Here the engine speaks
+the protocol itself (`qflux.protocols.pgwire_client`) on pooled Trio connections, and the
+frontend forwards runs of DataRow messages as they arrived, without decoding a value.
+
+Each connection matches the asking session's TimeZone before a query (SET when it
+differs), as timestamptz text depends on it; DateStyle and IntervalStyle are fixed at
+startup to what the frontend reports. A query that is cancelled (or abandoned before its
+last row) gets a CancelRequest on a side connection, and its connection is closed, never
+reused. A connection the server ended while it sat idle is noticed (it has become
+readable) and replaced before use.
+
+Only what libpq's connection string means here can be honoured, so an endpoint with any
+other setting (multiple hosts, client certificates, a service file, Kerberos) is left to
+psycopg: `WireEndpoint.from_params` says why.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import scramp
+import structlog
+import trio
+
+from qflux.core import ErrorCode, PgRows, QueryError, Result
+from qflux.protocols import pgwire as pg
+from qflux.protocols import pgwire_client as wire
+from qflux.protocols.common import NEED_DATA
+from qflux.stream_io import receive_some, send_all
+
+log = structlog.get_logger("qflux.engines.postgres")
+
+RECEIVE_BYTES = 65_536
+CANCEL_TIMEOUT_SECS = 5.0
+#: conninfo keys this client honours; the last three are psycopg's own, not libpq's.
+_KNOWN_KEYS = frozenset(
+    {
+        "host", "port", "user", "password", "dbname", "sslmode", "sslrootcert", "options",
+        "application_name", "connect_timeout", "autocommit", "prepare_threshold", "context",
+    }
+)  # fmt: skip
+_SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+
+
+class WireError(Exception):
+    """The connection failed (not the statement): it is closed and not reused."""
+
+
+@attrs.frozen
+class WireEndpoint:
+    """Where and as whom to connect, from libpq connection parameters."""
+
+    host: str
+    port: int
+    user: str
+    dbname: str
+    password: str | None
+    sslmode: str
+    sslrootcert: str | None
+    connect_timeout: float
+    startup: Mapping[str, str]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> WireEndpoint | str:
+        """The endpoint, or why these parameters need libpq."""
+        unknown = sorted(set(params) - _KNOWN_KEYS)
+        if unknown:
+            return f"the endpoint sets {', '.join(unknown)}"
+        host = str(params.get("host") or os.environ.get("PGHOST") or "")
+        if not host or "," in host:
+            return "the endpoint names no single host"
+        sslmode = str(params.get("sslmode") or os.environ.get("PGSSLMODE") or "prefer")
+        if sslmode not in _SSLMODES:
+            return f"sslmode {sslmode!r}"
+        port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+        if not port.isdigit():
+            return "the endpoint names several ports"
+        user = str(params.get("user") or os.environ.get("PGUSER") or getpass.getuser())
+        startup = {
+            "user": user,
+            "database": str(params.get("dbname") or os.environ.get("PGDATABASE") or user),
+            "client_encoding": "UTF8",
+            "application_name": str(params.get("application_name") or ""),
+            "options": str(params.get("options") or ""),
+        }
+        password = params.get("password") or os.environ.get("PGPASSWORD")
+        return cls(
+            host=host,
+            port=int(port),
+            user=user,
+            dbname=startup["database"],
+            password=str(password) if password else None,
+            sslmode="disable" if host.startswith("/") else sslmode,
+            sslrootcert=params.get("sslrootcert"),
+            connect_timeout=float(params.get("connect_timeout") or 10),
+            startup={k: v for k, v in startup.items() if v},
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.sslmode in ("verify-ca", "verify-full"):
+            root = self.sslrootcert
+            context = ssl.create_default_context(cafile=None if root == "system" else root)
+            context.check_hostname = self.sslmode == "verify-full"
+            return context
+        context = ssl.create_default_context()  # prefer, require: encrypted, unverified
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class WireConnection:
+    """One server connection, idle between statements."""
+
+    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType) -> None:
+        self.stream = stream
+        self.socket = sock
+        self.machine = wire.PgClientConnection()
+        self.parameters: dict[str, str] = {}
+        self.process_id = 0
+        self.secret = b""
+        self.idle_since = time.monotonic()
+        self.busy = False  # a statement is sent and its ReadyForQuery not yet read
+
+    def close(self) -> None:
+        """At once, without Terminate or a TLS goodbye: the server needs neither."""
+        self.socket.close()
+
+    async def event(self) -> Any:
+        """The server's next message."""
+        machine = self.machine
+        try:
+            while True:
+                event: Any = machine.next_event()
+                if event is not NEED_DATA:
+                    kind = type(event)
+                    if kind is pg.ParameterStatus:
+                        self.parameters[event.name] = event.value
+                        continue
+                    if kind is pg.ReadyForQuery:
+                        self.busy = False
+                    return event
+                machine.receive_data(await receive_some(self.stream, RECEIVE_BYTES))
+        except wire.ServerProtocolError as exc:
+            raise WireError(str(exc)) from exc
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise WireError(f"connection failed: {exc}") from exc
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await send_all(self.stream, data)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise WireError(f"connection failed: {exc}") from exc
+
+    async def until_ready(self) -> pg.ErrorResponse | None:
+        """Read to ReadyForQuery; the first error on the way, if any."""
+        error = None
+        while True:
+            event = await self.event()
+            if type(event) is pg.ReadyForQuery:
+                return error
+            if type(event) is pg.ErrorResponse and error is None:
+                error = event
+
+
+async def connect(endpoint: WireEndpoint) -> WireConnection:
+    """A connection that has authenticated and is ready for a statement."""
+    sock: trio.socket.SocketType | None = None
+    try:
+        with trio.fail_after(endpoint.connect_timeout):
+            if endpoint.host.startswith("/"):
+                path = f"{endpoint.host}/.s.PGSQL.{endpoint.port}"
+                tcp = await trio.open_unix_socket(path)
+            else:
+                tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+            sock = tcp.socket
+            conn = WireConnection(await _negotiate_tls(tcp, endpoint), sock)
+            await conn.send(wire.startup_message(endpoint.startup))
+            await _authenticate(conn, endpoint)
+            while True:
+                event = await conn.event()
+                if type(event) is pg.BackendKeyData:
+                    conn.process_id, conn.secret = event.process_id, event.secret_key
+                elif type(event) is pg.ErrorResponse:
+                    raise WireError(_message(event))
+                elif type(event) is pg.ReadyForQuery:
+                    sock = None  # handed over
+                    return conn
+    except trio.TooSlowError:
+        raise WireError(f"no connection within {endpoint.connect_timeout:g}s") from None
+    except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
+        raise WireError(f"cannot connect: {exc}") from exc
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+async def _negotiate_tls(tcp: trio.SocketStream, endpoint: WireEndpoint) -> trio.abc.Stream:
+    if endpoint.sslmode in ("disable", "allow"):
+        return tcp
+    await send_all(tcp, wire.ssl_request())
+    answer = await receive_some(tcp, 1)
+    if answer == b"S":
+        stream = trio.SSLStream(tcp, endpoint.ssl_context(), server_hostname=endpoint.host)
+        await stream.do_handshake()
+        return stream
+    if answer == b"N" and endpoint.sslmode == "prefer":
+        return tcp
+    raise WireError(f"the server does not offer TLS (sslmode {endpoint.sslmode})")
+
+
+async def _authenticate(conn: WireConnection, endpoint: WireEndpoint) -> None:
+    scram: scramp.ScramClient | None = None
+    while True:
+        event = await conn.event()
+        kind = type(event)
+        if kind is pg.AuthenticationOk:
+            return
+        if kind is pg.ErrorResponse:
+            raise WireError(_message(event))
+        password = endpoint.password
+        if password is None:
+            raise WireError("the server asks for a password and the endpoint has none")
+        if kind is pg.AuthenticationCleartextPassword:
+            await conn.send(wire.password_message(password.encode() + b"\0"))
+        elif kind is pg.AuthenticationMD5Password:
+            inner = hashlib.md5((password + endpoint.user).encode()).hexdigest()
+            outer = hashlib.md5(inner.encode() + event.salt).hexdigest()
+            await conn.send(wire.password_message(b"md5" + outer.encode() + b"\0"))
+        elif kind is pg.AuthenticationSASL:
+            if "SCRAM-SHA-256" not in event.mechanisms:
+                raise WireError(f"no supported SASL mechanism in {list(event.mechanisms)}")
+            scram = scramp.ScramClient(["SCRAM-SHA-256"], endpoint.user, password)
+            first = scram.get_client_first().encode()
+            await conn.send(wire.sasl_initial_response("SCRAM-SHA-256", first))
+        elif kind is pg.AuthenticationSASLContinue and scram is not None:
+            scram.set_server_first(event.data.decode())
+            await conn.send(wire.password_message(scram.get_client_final().encode()))
+        elif kind is pg.AuthenticationSASLFinal and scram is not None:
+            try:
+                scram.set_server_final(event.data.decode())
+            except scramp.ScramException as exc:
+                raise WireError(f"the server failed SCRAM verification: {exc}") from exc
+        else:
+            raise WireError(f"unexpected {kind.__name__} while authenticating")
+
+
+def _message(error: pg.ErrorResponse) -> str:
+    return error.fields.get("M", "unknown error")
+
+
+class WirePool:
+    """Up to `size` connections to one endpoint, reused while they stay clean."""
+
+    def __init__(self, endpoint: WireEndpoint, size: int) -> None:
+        self.endpoint = endpoint
+        self._idle: list[WireConnection] = []
+        self._slots = trio.Semaphore(size)
+        self.closed = False
+
+    async def acquire(self) -> WireConnection:
+        """A live connection, holding one of the pool's slots until `release`/`discard`."""
+        try:
+            self._slots.acquire_nowait()  # the common case, without a scheduler trip
+        except trio.WouldBlock:
+            await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.socket.is_readable():  # readable while idle: the server ended it
+                    return conn
+                conn.close()
+            return await connect(self.endpoint)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: WireConnection) -> None:
+        if self.closed:
+            conn.close()
+        else:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        self._slots.release()
+
+    async def give_back(self, conn: WireConnection) -> None:
+        """Release `conn`, or, if left mid-statement, cancel the statement and close it."""
+        if conn.busy:
+            await self.cancel(conn)
+            self.discard(conn)
+        else:
+            self.release(conn)
+
+    def discard(self, conn: WireConnection) -> None:
+        conn.close()
+        self._slots.release()
+
+    def close(self) -> None:
+        self.closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    async def cancel(self, conn: WireConnection) -> None:
+        """Ask the server to stop what `conn` runs (a CancelRequest on a side connection)."""
+        endpoint = self.endpoint
+        with trio.move_on_after(CANCEL_TIMEOUT_SECS) as scope:
+            scope.shield = True
+            try:
+                if endpoint.host.startswith("/"):
+                    side = await trio.open_unix_socket(f"{endpoint.host}/.s.PGSQL.{endpoint.port}")
+                else:
+                    side = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+                async with side:
+                    await side.send_all(wire.cancel_request(conn.process_id, conn.secret))
+                    await side.receive_some(1)  # the server closes once it has acted
+            except (OSError, trio.BrokenResourceError) as exc:
+                log.info("cancel request failed", error=str(exc))
+
+
+_NO_COLUMNS = pa.schema([])
+
+
+class PassthroughResult(Result):
+    """One statement's rows as the server sent them: `pg_fields`, then `pg_rows()`."""
+
+    def __init__(self, conn: WireConnection, fields: tuple[pg.Field, ...]) -> None:
+        self.schema = _NO_COLUMNS
+        self.pg_fields = fields
+        self.conn = conn
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        raise QueryError(ErrorCode.INTERNAL, "pass-through rows have no Arrow form")
+        yield  # pragma: no cover
+
+    async def pg_rows(self) -> AsyncIterator[PgRows]:
+        conn = self.conn
+        while True:
+            event = await conn.event()
+            kind = type(event)
+            if kind is wire.DataRowBatch:
+                yield PgRows(event.encoded, event.count)
+            elif kind is pg.CommandComplete:
+                self.command_tag = event.tag
+            elif kind is pg.ErrorResponse:
+                await conn.until_ready()
+                raise server_error(event)
+            elif kind is pg.ReadyForQuery:
+                return
+            elif kind is wire.Unsupported:
+                raise WireError(f"unexpected message {event.kind!r} in a result")
+
+
+async def start(conn: WireConnection, sql: str, timezone: str | None) -> PassthroughResult:
+    """Send `sql` (after matching the session's TimeZone) and read up to its rows."""
+    if timezone and conn.parameters.get("TimeZone") != timezone:
+        literal = "'" + timezone.replace("'", "''") + "'"
+        conn.busy = True
+        await conn.send(wire.simple_query(f"SET TimeZone TO {literal}"))
+        error = await conn.until_ready()
+        if error is not None:
+            raise server_error(error)
+    conn.busy = True
+    await conn.send(wire.statement(sql))
+    fields: tuple[pg.Field, ...] = ()
+    while True:
+        event = await conn.event()
+        kind = type(event)
+        if kind is pg.RowDescription:
+            fields = event.fields
+            break
+        if kind is pg.ErrorResponse:
+            await conn.until_ready()
+            raise server_error(event)
+        if kind is pg.NoData:
+            break
+        if kind not in (pg.ParseComplete, pg.BindComplete, pg.NoticeResponse):
+            raise WireError(f"unexpected {kind.__name__} before a result")
+    return PassthroughResult(conn, fields)
+
+
+_ERROR_STATES = {
+    "42601": ErrorCode.SYNTAX_ERROR,
+    "42P01": ErrorCode.NOT_FOUND,  # undefined table
+    "42703": ErrorCode.NOT_FOUND,  # undefined column
+    "42883": ErrorCode.NOT_FOUND,  # undefined function
+    "42704": ErrorCode.NOT_FOUND,  # undefined object (a type ...)
+    "3F000": ErrorCode.NOT_FOUND,  # invalid schema name
+    "0A000": ErrorCode.NOT_SUPPORTED,
+    "57014": ErrorCode.CANCELLED,  # query_canceled (also statement_timeout)
+}
+_ERROR_CLASSES = {
+    "22": ErrorCode.INVALID_ARGUMENT,  # data exception
+    "23": ErrorCode.SEMANTIC_ERROR,  # integrity constraint violation
+    "42": ErrorCode.SEMANTIC_ERROR,  # syntax error or access rule violation
+}
+
+
+def error_code(sqlstate: str) -> ErrorCode | None:
+    """The client-facing code for a PostgreSQL SQLSTATE, where one says more than
+    ENGINE_ERROR (both the psycopg path and this one map errors through it)."""
+    return _ERROR_STATES.get(sqlstate) or _ERROR_CLASSES.get(sqlstate[:2])
+
+
+def server_error(error: pg.ErrorResponse) -> QueryError:
+    """The statement's error, keeping PostgreSQL's message."""
+    code = error_code(error.sqlstate or "") or ErrorCode.ENGINE_ERROR
+    return QueryError(code, _message(error), cause_type="ErrorResponse", sqlstate=error.sqlstate)

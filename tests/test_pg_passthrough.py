@@ -1,0 +1,267 @@
+"""PostgreSQL rows passed through to PostgreSQL-wire clients: psql and psycopg against the
+real server through the proxy, and the engine's own client authenticating to qflux's
+PostgreSQL frontend (md5, SCRAM, cleartext over verified TLS)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from .conftest import wait_until
+from .test_engine_postgres import POSTGRES_URL, SCHEMA, admin, backends, running
+
+__all__ = ["admin"]  # the PostgreSQL fixture (owns SCHEMA, with its `mood` enum)
+
+#: Every type whose text form the server decides; the psycopg path would re-spell several
+#: (unconstrained numeric rounded, inet and enums typed as text, timestamptz re-zoned).
+TYPED_QUERY = f"""
+    SELECT 1::int2 AS a, 2::int8 AS b, 1/3::numeric AS c, 0.1::float8 AS d, true AS e,
+           'ü'::text AS f, NULL::text AS g, '192.168.0.1/24'::inet AS h,
+           '2024-03-01 12:34:56.789+00'::timestamptz AS i, '1 year 2 days 03:04:05'::interval AS j,
+           ARRAY[[1, 2], [3, NULL]] AS k, '\\x00ff'::bytea AS l, '{{"b": [1, 2]}}'::jsonb AS m,
+           'happy'::{SCHEMA}.mood AS n, int4range(1, 5) AS o, '2024-01-02'::date AS p
+"""
+CANCEL_BOUND_SECS = 2.0
+
+
+def config(endpoint: str, **cluster: Any) -> dict[str, Any]:
+    return {
+        "queryflux": {"frontends": {"postgresWire": {"enabled": True}}},
+        "clusters": {
+            "pg": {"engine": "postgres", "endpoint": endpoint, "maxRunningQueries": 4, **cluster}
+        },
+        "clusterGroups": {"g": {"members": ["pg"], "maxRunningQueries": 4}},
+        "routingFallback": "g",
+    }
+
+
+@pytest.fixture
+def app() -> str:
+    return f"qflux-pass-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def pg_proxy(make_proxy: Any, admin: psycopg.Connection[Any], app: str) -> Iterator[Any]:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    with make_proxy(config(f"{POSTGRES_URL}{separator}application_name={app}")) as proxy:
+        yield proxy
+
+
+def psql(port: int, sql: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
+         "-U", "postgres", "-d", "postgres", "-c", sql],
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": os.environ["PATH"], "PGCONNECT_TIMEOUT": "10", **env},
+    )  # fmt: skip
+
+
+def dsn(proxy: Any) -> str:
+    return f"host=127.0.0.1 port={proxy.port('postgresWire')} user=postgres dbname=postgres"
+
+
+def pids(admin: psycopg.Connection[Any], app: str) -> set[int]:
+    return {pid for pid, *_ in backends(admin, app)}
+
+
+def latest_record(proxy: Any) -> Any:
+    return proxy.call(lambda: proxy.server.dispatcher.history.recent(1)[0])
+
+
+def test_psql_reads_the_text_postgresql_itself_writes(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    port = pg_proxy.port("postgresWire")
+    # The client's TimeZone (PGTZ) reaches the server with the query, so timestamptz
+    # text is the same both ways.
+    through = psql(port, TYPED_QUERY, PGTZ="America/New_York")
+    direct = psql(5432, TYPED_QUERY, PGTZ="America/New_York")
+    assert through.returncode == 0, through.stderr
+    assert through.stdout == direct.stdout
+    assert "0.33333333333333333333|0.1|t|ü||192.168.0.1/24|2024-03-01 07:34:56.789-05" in (
+        through.stdout
+    )
+    record = latest_record(pg_proxy)
+    assert (record.status, record.engine, record.rows_returned) == ("FINISHED", "postgres", 1)
+    before = pids(admin, app)
+    assert psql(port, "SELECT 2").stdout.strip() == "2"
+    assert pids(admin, app) == before  # the connection went back to the pool
+
+
+def test_a_simple_query_client_sees_postgresql_types(pg_proxy: Any) -> None:
+    with psycopg.connect(dsn(pg_proxy), autocommit=True, cursor_factory=psycopg.ClientCursor) as c:
+        cur = c.execute(f"SELECT '10.0.0.1'::inet AS h, 'sad'::{SCHEMA}.mood AS n, 7 AS i")
+        assert [column.type_code for column in cur.description][::2] == [869, 23]
+        assert [str(v) for v in cur.fetchone()] == ["10.0.0.1", "sad", "7"]
+        c.execute("SET TimeZone TO 'Asia/Tokyo'")
+        cur = c.execute("SELECT '2024-01-01 00:00+00'::timestamptz::text")
+        assert cur.fetchone() == ("2024-01-01 09:00:00+09",)
+        c.execute("SET TimeZone TO 'UTC'")
+        cur = c.execute("SELECT '2024-01-01 00:00+00'::timestamptz::text")
+        assert cur.fetchone() == ("2024-01-01 00:00:00+00",)
+
+
+def test_an_error_after_rows_reaches_the_client_and_the_session_goes_on(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    with psycopg.connect(dsn(pg_proxy), autocommit=True, cursor_factory=psycopg.ClientCursor) as c:
+        # Rows before the failing one are sent first, as PostgreSQL does.
+        with pytest.raises(psycopg.errors.DivisionByZero, match="division by zero"):
+            c.execute("SELECT 10 / (3 - x) FROM generate_series(1, 5) x").fetchall()
+        with pytest.raises(psycopg.errors.UndefinedTable, match="no_such_table"):
+            c.execute("SELECT * FROM no_such_table")
+        assert c.execute("SELECT 'still here'").fetchone() == ("still here",)
+    before = pids(admin, app)
+    failed = psql(pg_proxy.port("postgresWire"), "SELECT 1/0")
+    assert failed.returncode != 0 and "division by zero" in failed.stderr
+    assert pids(admin, app) == before  # errors do not cost the pooled connection
+
+
+def test_many_rows_stream_through_one_reused_connection(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    port = pg_proxy.port("postgresWire")
+    sql = "SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g"
+    seen = []
+    for _ in range(2):
+        out = psql(port, sql)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert len(lines) == 200_000 and lines[-1] == "200000|" + "x" * 100
+        seen.append(pids(admin, app))
+    assert latest_record(pg_proxy).rows_returned == 200_000
+    assert seen[0] == seen[1]
+
+
+def test_a_client_cancel_stops_the_postgresql_query(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    conn = psycopg.connect(dsn(pg_proxy), autocommit=True, cursor_factory=psycopg.ClientCursor)
+    failures: list[BaseException] = []
+
+    def sleep() -> None:
+        try:
+            conn.execute("SELECT pg_sleep(30)")
+        except BaseException as exc:
+            failures.append(exc)
+
+    with conn:
+        runner = threading.Thread(target=sleep)
+        runner.start()
+        wait_until(lambda: running(admin, app))
+        conn.cancel_safe()
+        wait_until(lambda: not running(admin, app), timeout=CANCEL_BOUND_SECS)
+        runner.join(5)
+        assert isinstance(failures[0], psycopg.errors.QueryCanceled)
+        record = latest_record(pg_proxy)
+        assert (record.status, record.cancel_reason) == ("CANCELLED", "client_cancel")
+        assert conn.execute("SELECT 'after cancel'").fetchone() == ("after cancel",)
+
+
+def test_a_client_that_hangs_up_takes_its_query_with_it(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    port = pg_proxy.port("postgresWire")
+    client = subprocess.Popen(
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
+         "-c", "SELECT pg_sleep(30)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: running(admin, app))
+        client.kill()
+        wait_until(lambda: not running(admin, app), timeout=CANCEL_BOUND_SECS)
+    finally:
+        client.kill()
+        client.wait()
+    record = wait_until(lambda: (r := latest_record(pg_proxy)).status != "RUNNING" and r)
+    assert (record.status, record.cancel_reason) == ("CANCELLED", "client_disconnect")
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    port = pg_proxy.port("postgresWire")
+    assert psql(port, "SELECT 1").stdout.strip() == "1"
+    ended = pids(admin, app)
+    for pid in ended:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    wait_until(lambda: not backends(admin, app))
+    time.sleep(0.05)  # the server's goodbye reaches the idle socket
+    again = psql(port, "SELECT 'fresh'")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "fresh"
+    assert pids(admin, app) and not ended & pids(admin, app)
+
+
+def test_an_unreachable_cluster_is_a_clear_error(make_proxy: Any) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with make_proxy(config(f"postgresql://postgres@127.0.0.1:{port}/postgres")) as proxy:
+        out = psql(proxy.port("postgresWire"), "SELECT 1")
+        assert out.returncode != 0
+        assert "cannot connect to cluster 'pg'" in out.stderr
+        again = psql(proxy.port("postgresWire"), "SHOW TimeZone")  # the proxy answers itself
+        assert again.stdout.strip() == "UTC"
+
+
+@pytest.mark.parametrize("method", ["md5", "scram-sha-256", "cleartext"])
+def test_the_engine_authenticates_to_a_password_server(
+    make_proxy: Any, tmp_path: Any, method: str
+) -> None:
+    """qflux's own PostgreSQL frontend, with a password, is the server the engine logs in to."""
+    import trustme
+
+    server: dict[str, Any] = {"enabled": True, "authMethod": method}
+    url_options = ""
+    if method == "cleartext":  # a cleartext password only over TLS, verified
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.crt"))
+        cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        server["tls"] = {"certFile": str(tmp_path / "server.crt"),
+                         "keyFile": str(tmp_path / "server.key")}  # fmt: skip
+        url_options = f"?sslmode=verify-full&sslrootcert={tmp_path / 'ca.pem'}"
+    inner = {
+        "queryflux": {"frontends": {"postgresWire": server}},
+        "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
+        "clusters": {"duck": {"engine": "duckDb", "maxRunningQueries": 4}},
+        "clusterGroups": {"d": {"members": ["duck"], "maxRunningQueries": 4}},
+        "routingFallback": "d",
+    }
+    with make_proxy(inner) as backend:
+        port = backend.port("postgresWire")
+        outer = config(f"postgresql://alice:s3cret@127.0.0.1:{port}/memory{url_options}")
+        with make_proxy(outer) as proxy:
+            assert proxy.server.clusters["pg"].engine.wire_pool is not None
+            out = psql(proxy.port("postgresWire"), "SELECT 41 + 1 AS answer, 'via' || 'qflux'")
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.strip() == "42|viaqflux"
+            assert latest_record(backend).user == "alice"
+            wrong = config(f"postgresql://alice:nope@127.0.0.1:{port}/memory{url_options}")
+            with make_proxy(wrong) as refused:
+                out = psql(refused.port("postgresWire"), "SELECT 1")
+                assert out.returncode != 0
+                assert 'password authentication failed for user "alice"' in out.stderr
+
+
+def test_an_endpoint_only_libpq_understands_uses_the_psycopg_path(
+    make_proxy: Any, admin: psycopg.Connection[Any]
+) -> None:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    with make_proxy(config(f"{POSTGRES_URL}{separator}target_session_attrs=any")) as proxy:
+        assert proxy.server.clusters["pg"].engine.wire_pool is None
+        out = psql(proxy.port("postgresWire"), "SELECT 1/3::numeric, '10.0.0.1'::inet")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "0.3333333333|10.0.0.1"  # decimal(38,10), as Arrow holds it
