@@ -138,25 +138,34 @@ class WireConnection:
         """At once, without Terminate or a TLS goodbye: the server needs neither."""
         self.socket.close()
 
-    async def event(self) -> Any:
-        """The server's next message."""
+    def buffered_event(self) -> Any:
+        """The server's next message if it is already here, else None. ParameterStatus
+        is taken in here (the connection keeps the server's settings)."""
         machine = self.machine
         try:
             while True:
                 event: Any = machine.next_event()
-                if event is not NEED_DATA:
-                    kind = type(event)
-                    if kind is pg.ParameterStatus:
-                        self.parameters[event.name] = event.value
-                        continue
-                    if kind is pg.ReadyForQuery:
-                        self.busy = False
-                    return event
-                machine.receive_data(await receive_some(self.stream, RECEIVE_BYTES))
+                if event is NEED_DATA:
+                    return None
+                kind = type(event)
+                if kind is pg.ParameterStatus:
+                    self.parameters[event.name] = event.value
+                    continue
+                if kind is pg.ReadyForQuery:
+                    self.busy = False
+                return event
         except wire.ServerProtocolError as exc:
             raise WireError(str(exc)) from exc
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise WireError(f"connection failed: {exc}") from exc
+
+    async def event(self) -> Any:
+        """The server's next message, read from the socket when not already here."""
+        while (event := self.buffered_event()) is None:
+            try:
+                data = await receive_some(self.stream, RECEIVE_BYTES)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise WireError(f"connection failed: {exc}") from exc
+            self.machine.receive_data(data)
+        return event
 
     async def send(self, data: bytes) -> None:
         try:
@@ -334,33 +343,51 @@ _NO_COLUMNS = pa.schema([])
 
 
 class PassthroughResult(Result):
-    """One statement's rows as the server sent them: `pg_fields`, then `pg_rows()`."""
+    """One statement's rows as the server sent them: `pg_row_description`, then
+    `pg_rows()`. What the server had sent by the time the description was read is
+    taken at once, so a small result is complete before the frontend asks for it."""
 
-    def __init__(self, conn: WireConnection, fields: tuple[pg.Field, ...]) -> None:
+    def __init__(self, conn: WireConnection, description: bytes, notices: list[PgRows]) -> None:
         self.schema = _NO_COLUMNS
-        self.pg_fields = fields
+        self.pg_row_description = description
         self.conn = conn
+        self.done = False  # read to ReadyForQuery
+        self._rows = notices  # what goes out before the next message read
+        self._error: pg.ErrorResponse | None = None
+        while not self.done and (event := conn.buffered_event()) is not None:
+            self.done = self._take(event)
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:
         raise QueryError(ErrorCode.INTERNAL, "pass-through rows have no Arrow form")
         yield  # pragma: no cover
 
     async def pg_rows(self) -> AsyncIterator[PgRows]:
-        conn = self.conn
         while True:
-            event = await conn.event()
-            kind = type(event)
-            if kind is wire.DataRowBatch:
-                yield PgRows(event.encoded, event.count)
-            elif kind is pg.CommandComplete:
-                self.command_tag = event.tag
-            elif kind is pg.ErrorResponse:
-                await conn.until_ready()
-                raise server_error(event)
-            elif kind is pg.ReadyForQuery:
-                return
-            elif kind is wire.Unsupported:
-                raise WireError(f"unexpected message {event.kind!r} in a result")
+            rows, self._rows = self._rows, []
+            for batch in rows:
+                yield batch
+            if self.done:
+                break
+            self.done = self._take(await self.conn.event())
+        if self._error is not None:
+            raise server_error(self._error)
+
+    def _take(self, event: Any) -> bool:
+        """Note one message of the response; True once it is the last."""
+        kind = type(event)
+        if kind is wire.DataRowBatch:
+            self._rows.append(PgRows(event.encoded, event.count))
+        elif kind is wire.NoticeMessage:  # RAISE NOTICE: the client sees it among the rows
+            self._rows.append(PgRows(event.encoded, 0))
+        elif kind is pg.CommandComplete:
+            self.command_tag = event.tag
+        elif kind is pg.ErrorResponse:
+            self._error = self._error or event
+        elif kind is pg.ReadyForQuery:
+            return True
+        elif kind is wire.Unsupported:
+            raise WireError(f"unexpected message {event.kind!r} in a result")
+        return False
 
 
 async def start(conn: WireConnection, sql: str, timezone: str | None) -> PassthroughResult:
@@ -374,21 +401,61 @@ async def start(conn: WireConnection, sql: str, timezone: str | None) -> Passthr
             raise server_error(error)
     conn.busy = True
     await conn.send(wire.statement(sql))
-    fields: tuple[pg.Field, ...] = ()
+    notices: list[PgRows] = []
     while True:
         event = await conn.event()
         kind = type(event)
-        if kind is pg.RowDescription:
-            fields = event.fields
-            break
+        if kind is wire.RowDescriptionMessage:
+            return PassthroughResult(conn, event.encoded, notices)
+        if kind is pg.NoData:
+            return PassthroughResult(conn, b"", notices)
         if kind is pg.ErrorResponse:
             await conn.until_ready()
             raise server_error(event)
-        if kind is pg.NoData:
-            break
-        if kind not in (pg.ParseComplete, pg.BindComplete, pg.NoticeResponse):
+        if kind is wire.NoticeMessage:
+            notices.append(PgRows(event.encoded, 0))
+        elif kind not in (pg.ParseComplete, pg.BindComplete):
             raise WireError(f"unexpected {kind.__name__} before a result")
-    return PassthroughResult(conn, fields)
+
+
+class PassthroughStatement:
+    """`async with` one statement on a pooled connection. Leaving it mid-statement
+    (cancelled, abandoned) cancels the statement and closes the connection; a broken
+    connection is closed and reported as the cluster's. A class rather than a
+    generator-based context manager: this is on every passed-through query's path."""
+
+    def __init__(self, pool: WirePool, sql: str, timezone: str | None, cluster: str) -> None:
+        self._pool = pool
+        self._sql = sql
+        self._timezone = timezone
+        self._cluster = cluster
+        self._conn: WireConnection | None = None
+
+    async def __aenter__(self) -> PassthroughResult:
+        try:
+            self._conn = await self._pool.acquire()
+        except WireError as exc:
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"cannot connect to cluster {self._cluster!r}: {exc}"
+            ) from exc
+        try:
+            return await start(self._conn, self._sql, self._timezone)
+        except BaseException as exc:
+            await self._leave(exc)
+            raise
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        await self._leave(exc)
+
+    async def _leave(self, exc: BaseException | None) -> None:
+        conn, self._conn = self._conn, None
+        assert conn is not None
+        if isinstance(exc, WireError):
+            self._pool.discard(conn)  # broken: nothing to cancel, nothing to reuse
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"connection to cluster {self._cluster!r} lost: {exc}"
+            ) from exc
+        await self._pool.give_back(conn)
 
 
 _ERROR_STATES = {

@@ -59,7 +59,7 @@ import select
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -85,7 +85,7 @@ from .base import (
     ReadAheadResult,
     run_interruptible,
 )
-from .pg_passthrough import WireEndpoint, WireError, WirePool, error_code, start
+from .pg_passthrough import PassthroughStatement, WireEndpoint, WirePool, error_code
 
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig
@@ -170,17 +170,19 @@ class PostgresEngine(Engine):
         else:
             self.wire_pool = WirePool(wire_endpoint, self.pool_size)
 
-    @asynccontextmanager
-    async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
+    def execute(self, sql: str, session: Session) -> AbstractAsyncContextManager[Result]:
         if (
             session.pg_rows
             and self.wire_pool is not None
             and not session.schema
             and _may_declare(sql)
         ):
-            async with self._pass_through(self.wire_pool, sql, session) as result:
-                yield result
-            return
+            timezone = session.properties.get("TimeZone")
+            return PassthroughStatement(self.wire_pool, sql, timezone, self.name)
+        return self._execute(sql, session)
+
+    @asynccontextmanager
+    async def _execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
         query = _Query(self)
         result = _PgResult(self, query)
         try:
@@ -190,31 +192,6 @@ class PostgresEngine(Engine):
             yield result
         finally:
             await self._release(query, self._limiter)
-
-    @asynccontextmanager
-    async def _pass_through(
-        self, pool: WirePool, sql: str, session: Session
-    ) -> AsyncIterator[Result]:
-        """The statement on a pass-through connection; a connection left mid-statement
-        (cancelled, abandoned) has the statement cancelled, and is closed."""
-        try:
-            conn = await pool.acquire()
-        except WireError as exc:
-            raise QueryError(
-                ErrorCode.ENGINE_ERROR, f"cannot connect to cluster {self.name!r}: {exc}"
-            ) from exc
-        try:
-            yield await start(conn, sql, session.properties.get("TimeZone"))
-        except WireError as exc:
-            pool.discard(conn)  # broken: nothing to cancel, nothing to reuse
-            raise QueryError(
-                ErrorCode.ENGINE_ERROR, f"connection to cluster {self.name!r} lost: {exc}"
-            ) from exc
-        except BaseException:
-            await pool.give_back(conn)
-            raise
-        else:
-            await pool.give_back(conn)
 
     async def health_check(self, query: str | None = None) -> None:
         probe = _Query(self)

@@ -47,9 +47,11 @@ from .pgwire import (
 )
 
 __all__ = [
-    "TERMINATE", "BackendEvent", "DataRowBatch", "NotificationResponse", "PgClientConnection",
-    "ServerProtocolError", "Unsupported", "cancel_request", "password_message",
-    "sasl_initial_response", "simple_query", "ssl_request", "startup_message", "statement",
+    "TERMINATE", "BackendEvent", "DataRowBatch", "NoticeMessage",
+    "NotificationResponse", "PgClientConnection",
+    "RowDescriptionMessage", "ServerProtocolError", "Unsupported", "cancel_request",
+    "password_message", "sasl_initial_response", "simple_query", "ssl_request",
+    "startup_message", "statement",
 ]  # fmt: skip
 
 #: The largest message accepted from a server: a DataRow may carry several 1 GB values
@@ -81,6 +83,33 @@ class DataRowBatch:
 
 
 @attrs.frozen
+class RowDescriptionMessage:
+    """A RowDescription as the server sent it (header included), to forward as it is;
+    `parse()` reads its fields when they are wanted."""
+
+    encoded: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+
+    def parse(self) -> RowDescription:
+        try:
+            return _row_description(_Body(self.encoded[5:]))
+        except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
+            raise ServerProtocolError("malformed 'T' message from the server") from exc
+
+
+@attrs.frozen
+class NoticeMessage:
+    """A NoticeResponse as the server sent it, to forward in its place among the rows."""
+
+    encoded: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+
+    def parse(self) -> NoticeResponse:
+        try:
+            return NoticeResponse(_error_fields(_Body(self.encoded[5:])))
+        except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
+            raise ServerProtocolError("malformed 'N' message from the server") from exc
+
+
+@attrs.frozen
 class NotificationResponse:
     process_id: int
     channel: str
@@ -98,8 +127,8 @@ BackendEvent: TypeAlias = (
     AuthenticationOk | AuthenticationCleartextPassword | AuthenticationMD5Password
     | AuthenticationSASL | AuthenticationSASLContinue | AuthenticationSASLFinal
     | ParameterStatus | BackendKeyData | NegotiateProtocolVersion | ReadyForQuery
-    | RowDescription | DataRowBatch | CommandComplete | EmptyQueryResponse | ErrorResponse
-    | NoticeResponse | ParseComplete | BindComplete | CloseComplete | NoData
+    | RowDescriptionMessage | DataRowBatch | CommandComplete | EmptyQueryResponse | ErrorResponse
+    | NoticeMessage | ParseComplete | BindComplete | CloseComplete | NoData
     | ParameterDescription | PortalSuspended | NotificationResponse | Unsupported
 )  # fmt: skip
 
@@ -133,6 +162,9 @@ class PgClientConnection:
             return self._need_data(available)
         if buffer[pos] == _DATA_ROW:
             return self._data_rows(buffer, pos, end)
+        if buffer[pos] in _FORWARDED:
+            self._pos = end
+            return _FORWARDED[buffer[pos]](bytes(buffer[pos:end]))
         kind = chr(buffer[pos])
         body = bytes(buffer[pos + 5 : end])
         self._pos = end
@@ -343,11 +375,9 @@ _PARSERS: dict[str, Callable[[_Body], BackendEvent]] = {
     "K": _key_data,
     "v": _negotiate,
     "Z": _ready,
-    "T": _row_description,
     "C": lambda b: CommandComplete(b.string()),
     "I": lambda b: EmptyQueryResponse(),
     "E": lambda b: ErrorResponse(_error_fields(b)),
-    "N": lambda b: NoticeResponse(_error_fields(b)),
     "1": lambda b: ParseComplete(),
     "2": lambda b: BindComplete(),
     "3": lambda b: CloseComplete(),
@@ -356,4 +386,9 @@ _PARSERS: dict[str, Callable[[_Body], BackendEvent]] = {
     "s": lambda b: PortalSuspended(),
     "A": _notification,
 }
-_UNSUPPORTED = frozenset("GHWdcV")  # COPY in/out/both, CopyData, CopyDone, function call
+_UNSUPPORTED = frozenset("GHWdcV")
+#: Messages kept as sent, for a frontend to forward (by their first byte).
+_FORWARDED: dict[int, Callable[[bytes], BackendEvent]] = {
+    ord("T"): RowDescriptionMessage,
+    ord("N"): NoticeMessage,
+}  # COPY in/out/both, CopyData, CopyDone, function call

@@ -211,9 +211,10 @@ class Result:
     #: A Trino cluster's own result `columns`, when its rows can go to a Trino client
     #: exactly as the cluster wrote them (`trino_rows`); None for every other engine.
     trino_columns: list[dict[str, Any]] | None = None
-    #: A PostgreSQL cluster's own RowDescription fields, when its rows go to a
-    #: PostgreSQL-wire client as the server wrote them (`pg_rows`); None otherwise.
-    pg_fields: tuple[Any, ...] | None = None
+    #: A PostgreSQL server's RowDescription message as it was sent (b"" for a statement
+    #: without rows), when its rows go to a PostgreSQL-wire client as the server wrote
+    #: them (`pg_rows`); None otherwise.
+    pg_row_description: bytes | None = None
     #: That statement's CommandComplete tag, known once its rows are read.
     command_tag: str | None = None
 
@@ -230,14 +231,15 @@ class Result:
         yield  # pragma: no cover
 
     async def pg_rows(self) -> AsyncIterator[PgRows]:
-        """The rows in the PostgreSQL server's DataRow messages (with `pg_fields`)."""
+        """The rows in the PostgreSQL server's DataRow messages."""
         raise NotImplementedError
         yield  # pragma: no cover
 
 
 @attrs.frozen
 class PgRows:
-    """DataRow messages as a PostgreSQL server wrote them, and how many."""
+    """DataRow messages as a PostgreSQL server wrote them, and how many (a notice the
+    server sent among them is forwarded in its place, counting no row)."""
 
     encoded: bytes
     count: int

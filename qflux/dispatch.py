@@ -254,7 +254,7 @@ class _CountingResult(Result):
         self._record = record
         self.schema: pa.Schema = inner.schema
         self.trino_columns = inner.trino_columns
-        self.pg_fields = inner.pg_fields
+        self.pg_row_description = inner.pg_row_description
         self.update_count = inner.update_count
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:

@@ -215,16 +215,20 @@ def test_an_unreachable_cluster_is_a_clear_error(make_proxy: Any) -> None:
         assert again.stdout.strip() == "UTC"
 
 
-@pytest.mark.parametrize("method", ["md5", "scram-sha-256", "cleartext"])
+@pytest.mark.parametrize(
+    ("method", "sslmode"),
+    [("md5", None), ("scram-sha-256", None), ("scram-sha-256", "require"),
+     ("cleartext", "verify-full")],  # a cleartext password only over verified TLS
+)  # fmt: skip
 def test_the_engine_authenticates_to_a_password_server(
-    make_proxy: Any, tmp_path: Any, method: str
+    make_proxy: Any, tmp_path: Any, method: str, sslmode: str | None
 ) -> None:
     """qflux's own PostgreSQL frontend, with a password, is the server the engine logs in to."""
     import trustme
 
     server: dict[str, Any] = {"enabled": True, "authMethod": method}
     url_options = ""
-    if method == "cleartext":  # a cleartext password only over TLS, verified
+    if sslmode is not None:
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1")
         cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.crt"))
@@ -232,7 +236,7 @@ def test_the_engine_authenticates_to_a_password_server(
         ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
         server["tls"] = {"certFile": str(tmp_path / "server.crt"),
                          "keyFile": str(tmp_path / "server.key")}  # fmt: skip
-        url_options = f"?sslmode=verify-full&sslrootcert={tmp_path / 'ca.pem'}"
+        url_options = f"?sslmode={sslmode}&sslrootcert={tmp_path / 'ca.pem'}"
     inner = {
         "queryflux": {"frontends": {"postgresWire": server}},
         "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
@@ -249,6 +253,12 @@ def test_the_engine_authenticates_to_a_password_server(
             assert out.returncode == 0, out.stderr
             assert out.stdout.strip() == "42|viaqflux"
             assert latest_record(backend).user == "alice"
+            streams = backend.call(
+                lambda: [
+                    type(c.stream).__name__ for c in backend.server.postgres.connections.values()
+                ]
+            )
+            assert set(streams) == {"SSLStream" if sslmode else "SocketStream"}
             wrong = config(f"postgresql://alice:nope@127.0.0.1:{port}/memory{url_options}")
             with make_proxy(wrong) as refused:
                 out = psql(refused.port("postgresWire"), "SELECT 1")
@@ -265,3 +275,26 @@ def test_an_endpoint_only_libpq_understands_uses_the_psycopg_path(
         out = psql(proxy.port("postgresWire"), "SELECT 1/3::numeric, '10.0.0.1'::inet")
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "0.3333333333|10.0.0.1"  # decimal(38,10), as Arrow holds it
+
+
+def test_notices_and_statements_without_rows_pass_as_postgresql_sends_them(
+    pg_proxy: Any, admin: psycopg.Connection[Any]
+) -> None:
+    admin.execute(
+        f"""CREATE FUNCTION {SCHEMA}.noisy(n int) RETURNS int LANGUAGE plpgsql AS $$
+            BEGIN RAISE NOTICE 'row %', n; RETURN n; END $$"""
+    )
+    port = pg_proxy.port("postgresWire")
+    out = psql(port, f"SELECT {SCHEMA}.noisy(g) FROM generate_series(1, 2) g")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "2"]
+    assert out.stderr.splitlines() == ["NOTICE:  row 1", "NOTICE:  row 2"]
+    made = psql(port, f"SELECT g AS n INTO {SCHEMA}.made FROM generate_series(1, 3) g")
+    assert made.returncode == 0, made.stderr
+    assert admin.execute(f"SELECT count(*) FROM {SCHEMA}.made").fetchone() == (3,)
+    tagged = subprocess.run(
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
+         "-c", f"SELECT n INTO {SCHEMA}.again FROM {SCHEMA}.made"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert tagged.stdout.strip() == "SELECT 3"  # the server's own tag, and no row header

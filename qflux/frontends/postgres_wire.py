@@ -563,7 +563,7 @@ class PostgresWireFrontend:
         describe: bool,
         portal: _Portal | None = None,
     ) -> None:
-        if result.pg_fields is not None:
+        if result.pg_row_description is not None:
             await self._pass_rows(session, result)
             return
         schema: pa.Schema = result.schema
@@ -593,8 +593,7 @@ class PostgresWireFrontend:
 
     async def _pass_rows(self, session: _Connection, result: Any) -> None:
         """A PostgreSQL cluster's rows, as its server wrote them."""
-        if result.pg_fields:
-            await session.send(pg.RowDescription(result.pg_fields))
+        await session.write(result.pg_row_description)
         async for rows in result.pg_rows():
             await session.write(rows.encoded)
         await session.send(pg.CommandComplete(result.command_tag or "SELECT 0"))
