@@ -50,8 +50,8 @@ __all__ = [
     "TERMINATE", "BackendEvent", "DataRowBatch", "NoticeMessage",
     "NotificationResponse", "PgClientConnection",
     "RowDescriptionMessage", "ServerProtocolError", "Unsupported", "cancel_request",
-    "password_message", "sasl_initial_response", "simple_query", "ssl_request",
-    "startup_message", "statement",
+    "password_message", "sasl_initial_response", "simple_query", "split_after_rows",
+    "ssl_request", "startup_message", "statement",
 ]  # fmt: skip
 
 #: The largest message accepted from a server: a DataRow may carry several 1 GB values
@@ -203,6 +203,18 @@ class PgClientConnection:
             count += 1
         self._pos = end
         return DataRowBatch(bytes(buffer[pos:end]), count)
+
+
+def split_after_rows(encoded: bytes, rows: int) -> int:
+    """The offset in a DataRowBatch's bytes (notices may be among them) just past its
+    first `rows` DataRows: where a portal read `rows` at a time stops."""
+    pos = 0
+    while rows > 0:
+        kind = encoded[pos]
+        (length,) = _INT32.unpack_from(encoded, pos + 1)
+        pos += 1 + length
+        rows -= kind == _DATA_ROW
+    return pos
 
 
 # --- messages to the server ----------------------------------------------------------------

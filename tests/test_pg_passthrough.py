@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -15,6 +17,10 @@ from typing import Any
 
 import psycopg
 import pytest
+
+from qflux.protocols import pgwire as pg
+from qflux.protocols import pgwire_client as wire
+from qflux.protocols.common import NEED_DATA
 
 from .conftest import wait_until
 from .test_engine_postgres import POSTGRES_URL, SCHEMA, admin, backends, running
@@ -298,3 +304,76 @@ def test_notices_and_statements_without_rows_pass_as_postgresql_sends_them(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert tagged.stdout.strip() == "SELECT 3"  # the server's own tag, and no row header
+
+
+def test_extended_protocol_text_results_pass_through(pg_proxy: Any) -> None:
+    """psycopg's own protocol: Parse/Bind/Describe/Execute, prepared after a few runs."""
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        for i in range(8):  # psycopg prepares the statement on the server from the 6th run
+            cur = conn.execute("SELECT %s::inet AS h, 1/3::numeric AS n", [f"10.0.0.{i}"])
+            assert [c.type_code for c in cur.description] == [869, 1700]
+            assert [str(v) for v in cur.fetchone()] == [f"10.0.0.{i}", "0.33333333333333333333"]
+        cur = conn.execute("SELECT 1 AS one", binary=True)  # binary: the Arrow path
+        assert cur.fetchone() == (1,)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1 / %s::int", [0])
+        assert conn.execute("SELECT %s::text", ["again"]).fetchone() == ("again",)
+
+
+@pytest.mark.parametrize("mode", ["extended", "prepared"])
+def test_pgbench_in_extended_and_prepared_modes(pg_proxy: Any, mode: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = f"{tmp}/point.sql"
+        with open(script, "w") as f:
+            f.write("\\set n random(1, 1000)\nSELECT :n::int * 2 AS doubled, 'x' || :n AS tag;\n")
+        out = subprocess.run(
+            ["pgbench", "-n", "-M", mode, "-t", "200", "-c", "2", "-f", script, "-h", "127.0.0.1",
+             "-p", str(pg_proxy.port("postgresWire")), "-U", "postgres", "postgres"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "number of transactions actually processed: 400/400" in out.stdout
+    assert "number of failed transactions: 0" in out.stdout
+
+
+def test_a_portal_read_a_few_rows_at_a_time(pg_proxy: Any) -> None:
+    """Execute with a row limit (what JDBC's fetch size sends): PortalSuspended until the
+    rows run out, each piece cut from the server's DataRows."""
+    with socket.create_connection(("127.0.0.1", pg_proxy.port("postgresWire"))) as sock:
+        client = wire.PgClientConnection()
+
+        def exchange(data: bytes) -> list[Any]:
+            sock.sendall(data)
+            events: list[Any] = []
+            while not events or not isinstance(events[-1], pg.ReadyForQuery):
+                event = client.next_event()
+                if event is NEED_DATA:
+                    client.receive_data(sock.recv(65536))
+                else:
+                    events.append(event)
+            return events
+
+        exchange(wire.startup_message({"user": "postgres", "database": "postgres"}))
+        parse = message(b"P", b"\0SELECT g, g::numeric / 3 FROM generate_series(1, 5) g\0\0\0")
+        bind = message(b"B", b"\0\0\0\0\0\0\0\0")
+        execute = message(b"E", b"\0" + struct.pack(">i", 2))
+        events = exchange(parse + bind + message(b"D", b"P\0") + execute + execute + execute
+                          + execute + message(b"S", b""))  # fmt: skip
+        kinds = [type(e).__name__ for e in events]
+        suspended = ["DataRowBatch", "PortalSuspended"]
+        assert kinds == ["ParseComplete", "BindComplete", "RowDescriptionMessage",
+                         *suspended, *suspended, "DataRowBatch", "CommandComplete",
+                         "CommandComplete", "ReadyForQuery"]  # fmt: skip
+        batches = [e for e in events if isinstance(e, wire.DataRowBatch)]
+        assert [b.count for b in batches] == [2, 2, 1]
+        assert events[2].parse().fields[0].type_oid == 23  # the server's int4
+        last = pg.encode_data_rows([(b"5", b"1.6666666666666667")])  # PostgreSQL's digits
+        assert batches[-1].encoded == last
+        assert [e.tag for e in events if isinstance(e, pg.CommandComplete)] == [
+            "SELECT 1",
+            "SELECT 0",
+        ]
+
+
+def message(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack(">i", len(body) + 4) + body

@@ -30,6 +30,7 @@ from qflux.core import (
     CancelReason,
     ErrorCode,
     FrontendProtocol,
+    PgRows,
     QueryError,
     Session,
     unwrap_group,
@@ -61,6 +62,7 @@ from qflux.frontends.pg_types import (
     decode_parameter,
 )
 from qflux.protocols import pgwire as pg
+from qflux.protocols import pgwire_client as wire
 from qflux.stream_io import receive_some, send_all
 
 if TYPE_CHECKING:
@@ -117,13 +119,23 @@ class _Portal:
 
 @attrs.define(eq=False)
 class _Cursor:
-    """A portal read in pieces: its query runs in a task, one batch ahead of the client."""
+    """A portal read in pieces: its query runs in a task, one batch ahead of the client.
+    Batches are Arrow (written with `encoder`) or a PostgreSQL cluster's own DataRows
+    (described by `pg_fields`)."""
 
     handle: QueryHandle | None  # None for a result answered by the proxy
-    receive: trio.MemoryReceiveChannel[pa.RecordBatch]
+    receive: trio.MemoryReceiveChannel[pa.RecordBatch | PgRows]
     encoder: PgEncoder | None = None
-    pending: pa.RecordBatch | None = None
+    pg_fields: tuple[Any, ...] | None = None
+    pending: pa.RecordBatch | PgRows | None = None
     error: QueryError | None = None
+
+    @property
+    def fields(self) -> tuple[Any, ...] | None:
+        """The rows' description, once the query has started."""
+        if self.pg_fields is not None:
+            return self.pg_fields
+        return None if self.encoder is None else _fields(self.encoder)
 
     def cancel(self, reason: CancelReason) -> None:
         if self.handle is not None:
@@ -517,9 +529,9 @@ class PostgresWireFrontend:
         if copy is not None:
             await self._copy_out(session, copy)
             return
-        # A simple query's rows are text with their description: a PostgreSQL cluster's
-        # own DataRows are exactly that, and may pass through.
-        pg_rows = describe and not formats and portal is None
+        # Text rows (a simple query's, or a portal's asking text only) may be a
+        # PostgreSQL cluster's own DataRows, passed through.
+        pg_rows = _text_only(formats) and (portal is not None or describe)
         async with self._query(session, sql, pg_rows) as result:
             await self._stream(session, sql, result, formats, describe, portal)
         if _first_word(sql) in _SCHEMA_CHANGES:
@@ -564,7 +576,7 @@ class PostgresWireFrontend:
         portal: _Portal | None = None,
     ) -> None:
         if result.pg_row_description is not None:
-            await self._pass_rows(session, result)
+            await self._pass_rows(session, result, describe, portal)
             return
         schema: pa.Schema = result.schema
         if _is_row_count(sql, schema):
@@ -591,9 +603,15 @@ class PostgresWireFrontend:
             rows += batch.num_rows
         await session.send(pg.CommandComplete(command_tag(sql, rows, None)))
 
-    async def _pass_rows(self, session: _Connection, result: Any) -> None:
+    async def _pass_rows(
+        self, session: _Connection, result: Any, describe: bool, portal: _Portal | None
+    ) -> None:
         """A PostgreSQL cluster's rows, as its server wrote them."""
-        await session.write(result.pg_row_description)
+        description = result.pg_row_description
+        if portal is not None:
+            _keep_to_description(portal, _described(description))
+        if describe:
+            await session.write(description)
         async for rows in result.pg_rows():
             await session.write(rows.encoded)
         await session.send(pg.CommandComplete(result.command_tag or "SELECT 0"))
@@ -761,11 +779,11 @@ class PostgresWireFrontend:
             portal.cursor = await self._open_cursor(session, portal)
         if portal.cursor.error is not None:
             raise portal.cursor.error
-        assert portal.cursor.encoder is not None
-        fields = _fields(portal.cursor.encoder)
-        if statement is not None and fields:
-            statement.described[portal.result_formats] = fields
-        await session.send(pg.RowDescription(fields) if fields else pg.NoData())
+        described = portal.cursor.fields
+        assert described is not None
+        if statement is not None and described:
+            statement.described[portal.result_formats] = described
+        await session.send(pg.RowDescription(described) if described else pg.NoData())
 
     async def _result_fields(
         self, session: _Connection, sql: str, formats: tuple[int, ...]
@@ -811,9 +829,9 @@ class PostgresWireFrontend:
         cursor = portal.cursor
         if cursor.error is not None:
             raise cursor.error
-        if cursor.encoder is not None:
+        if cursor.fields is not None:
             try:
-                _keep_to_description(portal, _fields(cursor.encoder))
+                _keep_to_description(portal, cursor.fields)
             except QueryError:
                 cursor.cancel(CancelReason.CLIENT_CANCEL)
                 portal.cursor = None
@@ -839,6 +857,11 @@ class PostgresWireFrontend:
                     await session.send(pg.CommandComplete(f"SELECT {sent}"))
                     return
             batch = cursor.pending
+            if isinstance(batch, PgRows):
+                data, taken = _take_rows(cursor, batch, max_rows - sent if max_rows else 0)
+                await session.write(data)
+                sent += taken
+                continue
             take = batch.num_rows if max_rows == 0 else min(batch.num_rows, max_rows - sent)
             cursor.pending = batch.slice(take) if take < batch.num_rows else None
             assert cursor.encoder is not None
@@ -851,14 +874,22 @@ class PostgresWireFrontend:
         tree = catalog_tree(portal.sql)
         if tree is not None:
             return await self._catalog_cursor(session, portal, tree, timezone)
-        send, receive = trio.open_memory_channel[pa.RecordBatch](1)
-        handle = self.dispatcher.submit(session.session(), portal.sql)
+        send, receive = trio.open_memory_channel[pa.RecordBatch | PgRows](1)
+        pg_rows = _text_only(portal.result_formats)
+        handle = self.dispatcher.submit(session.session(pg_rows), portal.sql)
         cursor = _Cursor(handle, receive)
 
         async def produce(task_status: trio.TaskStatus[None]) -> None:
             started = False
             try:
                 async with send, self.dispatcher.run(handle) as result:
+                    if result.pg_row_description is not None:
+                        cursor.pg_fields = _described(result.pg_row_description)
+                        task_status.started()
+                        started = True
+                        async for rows in result.pg_rows():
+                            await send.send(rows)
+                        return
                     cursor.encoder = cached_encoder(
                         result.schema, portal.result_formats or 0, timezone
                     )
@@ -880,7 +911,7 @@ class PostgresWireFrontend:
     async def _catalog_cursor(
         self, session: _Connection, portal: _Portal, tree: Any, timezone: str
     ) -> _Cursor:
-        send, receive = trio.open_memory_channel[pa.RecordBatch](math.inf)
+        send, receive = trio.open_memory_channel[pa.RecordBatch | PgRows](math.inf)
         cursor = _Cursor(None, receive)
         try:
             result = await self.catalog.answer(tree, session.session(), session.facts(portal.sql))
@@ -948,6 +979,27 @@ def _is_row_count(sql: str, schema: pa.Schema) -> bool:
     """Engines answer DML and DDL with one count column (DuckDB `Count`, Trino `rows`)
     or none: that is a tag, not rows."""
     return _first_word(sql) in _DDL and (len(schema) == 0 or schema.names in (["Count"], ["rows"]))
+
+
+def _text_only(codes: tuple[int, ...]) -> bool:
+    """Result format codes asking for text in every column."""
+    return not any(codes)
+
+
+def _described(description: bytes) -> tuple[Any, ...]:
+    """A passed-through RowDescription's fields (none for a statement without rows)."""
+    return wire.RowDescriptionMessage(description).parse().fields if description else ()
+
+
+def _take_rows(cursor: _Cursor, rows: PgRows, limit: int) -> tuple[bytes, int]:
+    """The bytes of up to `limit` (0: all) of `rows`, and how many; the rest stays
+    pending."""
+    if not limit or rows.count <= limit:
+        cursor.pending = None
+        return rows.encoded, rows.count
+    cut = wire.split_after_rows(rows.encoded, limit)
+    cursor.pending = PgRows(rows.encoded[cut:], rows.count - limit)
+    return rows.encoded[:cut], limit
 
 
 def _formats(codes: tuple[int, ...], count: int) -> list[int]:
