@@ -26,7 +26,9 @@ import hashlib
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -57,6 +59,11 @@ _SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "ve
 
 class WireError(Exception):
     """The connection failed (not the statement): it is closed and not reused."""
+
+
+class WireUnsupported(WireError):
+    """The server wants what only libpq offers here (a password from a password file,
+    Kerberos ...): the engine leaves its queries to psycopg."""
 
 
 @attrs.frozen
@@ -239,9 +246,11 @@ async def _authenticate(conn: WireConnection, endpoint: WireEndpoint) -> None:
             return
         if kind is pg.ErrorResponse:
             raise WireError(_message(event))
+        if kind is wire.Unsupported:
+            raise WireUnsupported(f"the server asks for authentication method {event.detail}")
         password = endpoint.password
         if password is None:
-            raise WireError("the server asks for a password and the endpoint has none")
+            raise WireUnsupported("the server asks for a password and the endpoint has none")
         if kind is pg.AuthenticationCleartextPassword:
             await conn.send(wire.password_message(password.encode() + b"\0"))
         elif kind is pg.AuthenticationMD5Password:
@@ -250,7 +259,7 @@ async def _authenticate(conn: WireConnection, endpoint: WireEndpoint) -> None:
             await conn.send(wire.password_message(b"md5" + outer.encode() + b"\0"))
         elif kind is pg.AuthenticationSASL:
             if "SCRAM-SHA-256" not in event.mechanisms:
-                raise WireError(f"no supported SASL mechanism in {list(event.mechanisms)}")
+                raise WireUnsupported(f"no supported SASL mechanism in {list(event.mechanisms)}")
             scram = scramp.ScramClient(["SCRAM-SHA-256"], endpoint.user, password)
             first = scram.get_client_first().encode()
             await conn.send(wire.sasl_initial_response("SCRAM-SHA-256", first))
@@ -424,16 +433,28 @@ class PassthroughStatement:
     connection is closed and reported as the cluster's. A class rather than a
     generator-based context manager: this is on every passed-through query's path."""
 
-    def __init__(self, pool: WirePool, sql: str, timezone: str | None, cluster: str) -> None:
+    def __init__(
+        self,
+        pool: WirePool,
+        sql: str,
+        timezone: str | None,
+        cluster: str,
+        fallback: Callable[[WireUnsupported], AbstractAsyncContextManager[Result]],
+    ) -> None:
         self._pool = pool
         self._sql = sql
         self._timezone = timezone
         self._cluster = cluster
+        self._fallback = fallback
+        self._instead: AbstractAsyncContextManager[Result] | None = None
         self._conn: WireConnection | None = None
 
-    async def __aenter__(self) -> PassthroughResult:
+    async def __aenter__(self) -> Result:
         try:
             self._conn = await self._pool.acquire()
+        except WireUnsupported as exc:  # what only libpq can do: psycopg runs it
+            self._instead = self._fallback(exc)
+            return await self._instead.__aenter__()
         except WireError as exc:
             raise QueryError(
                 ErrorCode.ENGINE_ERROR, f"cannot connect to cluster {self._cluster!r}: {exc}"
@@ -444,8 +465,13 @@ class PassthroughStatement:
             await self._leave(exc)
             raise
 
-    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if self._instead is not None:
+            return await self._instead.__aexit__(kind, exc, tb)
         await self._leave(exc)
+        return None
 
     async def _leave(self, exc: BaseException | None) -> None:
         conn, self._conn = self._conn, None

@@ -85,7 +85,13 @@ from .base import (
     ReadAheadResult,
     run_interruptible,
 )
-from .pg_passthrough import PassthroughStatement, WireEndpoint, WirePool, error_code
+from .pg_passthrough import (
+    PassthroughStatement,
+    WireEndpoint,
+    WirePool,
+    WireUnsupported,
+    error_code,
+)
 
 if TYPE_CHECKING:
     from qflux.config import ClusterConfig
@@ -178,7 +184,15 @@ class PostgresEngine(Engine):
             and _may_declare(sql)
         ):
             timezone = session.properties.get("TimeZone")
-            return PassthroughStatement(self.wire_pool, sql, timezone, self.name)
+
+            def instead(exc: WireUnsupported) -> AbstractAsyncContextManager[Result]:
+                if self.wire_pool is not None:
+                    log.warning("rows are not passed through", cluster=self.name, reason=str(exc))
+                    self.wire_pool.close()
+                    self.wire_pool = None
+                return self._execute(sql, session)
+
+            return PassthroughStatement(self.wire_pool, sql, timezone, self.name, instead)
         return self._execute(sql, session)
 
     @asynccontextmanager

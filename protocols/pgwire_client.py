@@ -118,9 +118,11 @@ class NotificationResponse:
 
 @attrs.frozen
 class Unsupported:
-    """A message this client never asks for (COPY, function call results): its kind."""
+    """A message this client never asks for (COPY, function call results), or an
+    authentication method it does not speak (kind "R", `detail` the method's code)."""
 
     kind: str
+    detail: str = ""
 
 
 BackendEvent: TypeAlias = (
@@ -321,7 +323,7 @@ def _authentication(body: _Body) -> BackendEvent:
         return AuthenticationSASLContinue(body.rest())
     if code == 12:
         return AuthenticationSASLFinal(body.rest())
-    raise ServerProtocolError(f"the server asks for authentication method {code}, unsupported")
+    return Unsupported("R", str(code))  # Kerberos, GSSAPI, SSPI
 
 
 def _row_description(body: _Body) -> RowDescription:

@@ -377,3 +377,29 @@ def test_a_portal_read_a_few_rows_at_a_time(pg_proxy: Any) -> None:
 
 def message(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack(">i", len(body) + 4) + body
+
+
+def test_a_password_only_libpq_can_find_leaves_the_queries_to_psycopg(
+    make_proxy: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No password in the endpoint, one in a password file: the first query finds the
+    pass-through cannot log in, and it and every later one run through psycopg."""
+    inner = {
+        "queryflux": {"frontends": {"postgresWire": {"enabled": True, "authMethod": "md5"}}},
+        "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
+        "clusters": {"duck": {"engine": "duckDb", "maxRunningQueries": 4}},
+        "clusterGroups": {"d": {"members": ["duck"], "maxRunningQueries": 4}},
+        "routingFallback": "d",
+    }
+    with make_proxy(inner) as backend:
+        port = backend.port("postgresWire")
+        passfile = tmp_path / "pgpass"
+        passfile.write_text(f"127.0.0.1:{port}:memory:alice:s3cret\n")
+        passfile.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(passfile))
+        with make_proxy(config(f"postgresql://alice@127.0.0.1:{port}/memory")) as proxy:
+            for _ in range(2):
+                out = psql(proxy.port("postgresWire"), "SELECT 6 * 7")
+                assert out.returncode == 0, out.stderr
+                assert out.stdout.strip() == "42"
+            assert proxy.server.clusters["pg"].engine.wire_pool is None

@@ -124,9 +124,8 @@ def test_unknown_malformed_and_cut_off_messages_are_errors() -> None:
     with pytest.raises(wire.ServerProtocolError, match="malformed 'T'"):
         description.parse()  # type: ignore[union-attr]
     client = wire.PgClientConnection()
-    client.receive_data(b"R\0\0\0\x08\0\0\0\x07")  # GSSAPI
-    with pytest.raises(wire.ServerProtocolError, match="authentication method 7"):
-        client.next_event()
+    client.receive_data(b"R\0\0\0\x08\0\0\0\x07")  # GSSAPI: for the driver to refuse
+    assert client.next_event() == wire.Unsupported("R", "7")
     client = wire.PgClientConnection()
     client.receive_data(b"C\0\0\0\x09SEL")
     assert client.next_event() is NEED_DATA
