@@ -221,6 +221,17 @@ def test_an_unreachable_cluster_is_a_clear_error(make_proxy: Any) -> None:
         assert again.stdout.strip() == "UTC"
 
 
+def password_server(frontend: dict[str, Any]) -> dict[str, Any]:
+    """qflux's PostgreSQL frontend with user alice (password s3cret) over DuckDB."""
+    return {
+        "queryflux": {"frontends": {"postgresWire": frontend}},
+        "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
+        "clusters": {"duck": {"engine": "duckDb", "maxRunningQueries": 4}},
+        "clusterGroups": {"d": {"members": ["duck"], "maxRunningQueries": 4}},
+        "routingFallback": "d",
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "sslmode"),
     [("md5", None), ("scram-sha-256", None), ("scram-sha-256", "require"),
@@ -243,14 +254,7 @@ def test_the_engine_authenticates_to_a_password_server(
         server["tls"] = {"certFile": str(tmp_path / "server.crt"),
                          "keyFile": str(tmp_path / "server.key")}  # fmt: skip
         url_options = f"?sslmode={sslmode}&sslrootcert={tmp_path / 'ca.pem'}"
-    inner = {
-        "queryflux": {"frontends": {"postgresWire": server}},
-        "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
-        "clusters": {"duck": {"engine": "duckDb", "maxRunningQueries": 4}},
-        "clusterGroups": {"d": {"members": ["duck"], "maxRunningQueries": 4}},
-        "routingFallback": "d",
-    }
-    with make_proxy(inner) as backend:
+    with make_proxy(password_server(server)) as backend:
         port = backend.port("postgresWire")
         outer = config(f"postgresql://alice:s3cret@127.0.0.1:{port}/memory{url_options}")
         with make_proxy(outer) as proxy:
@@ -384,14 +388,7 @@ def test_a_password_only_libpq_can_find_leaves_the_queries_to_psycopg(
 ) -> None:
     """No password in the endpoint, one in a password file: the first query finds the
     pass-through cannot log in, and it and every later one run through psycopg."""
-    inner = {
-        "queryflux": {"frontends": {"postgresWire": {"enabled": True, "authMethod": "md5"}}},
-        "auth": {"provider": "static", "users": {"alice": {"password": "s3cret"}}},
-        "clusters": {"duck": {"engine": "duckDb", "maxRunningQueries": 4}},
-        "clusterGroups": {"d": {"members": ["duck"], "maxRunningQueries": 4}},
-        "routingFallback": "d",
-    }
-    with make_proxy(inner) as backend:
+    with make_proxy(password_server({"enabled": True, "authMethod": "md5"})) as backend:
         port = backend.port("postgresWire")
         passfile = tmp_path / "pgpass"
         passfile.write_text(f"127.0.0.1:{port}:memory:alice:s3cret\n")
