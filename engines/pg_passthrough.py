@@ -25,7 +25,6 @@ import getpass
 import hashlib
 import os
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -116,6 +115,12 @@ class WireEndpoint:
             startup={k: v for k, v in startup.items() if v},
         )
 
+    async def open(self) -> trio.SocketStream:
+        """A socket to the server: a Unix socket in the `host` directory, or TCP."""
+        if self.host.startswith("/"):
+            return await trio.open_unix_socket(f"{self.host}/.s.PGSQL.{self.port}")
+        return await trio.open_tcp_stream(self.host, self.port)
+
     def ssl_context(self) -> ssl.SSLContext:
         if self.sslmode in ("verify-ca", "verify-full"):
             root = self.sslrootcert
@@ -138,7 +143,6 @@ class WireConnection:
         self.parameters: dict[str, str] = {}
         self.process_id = 0
         self.secret = b""
-        self.idle_since = time.monotonic()
         self.busy = False  # a statement is sent and its ReadyForQuery not yet read
 
     def close(self) -> None:
@@ -196,11 +200,7 @@ async def connect(endpoint: WireEndpoint) -> WireConnection:
     sock: trio.socket.SocketType | None = None
     try:
         with trio.fail_after(endpoint.connect_timeout):
-            if endpoint.host.startswith("/"):
-                path = f"{endpoint.host}/.s.PGSQL.{endpoint.port}"
-                tcp = await trio.open_unix_socket(path)
-            else:
-                tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+            tcp = await endpoint.open()
             sock = tcp.socket
             conn = WireConnection(await _negotiate_tls(tcp, endpoint), sock)
             await conn.send(wire.startup_message(endpoint.startup))
@@ -309,7 +309,6 @@ class WirePool:
         if self.closed:
             conn.close()
         else:
-            conn.idle_since = time.monotonic()
             self._idle.append(conn)
         self._slots.release()
 
@@ -337,11 +336,7 @@ class WirePool:
         with trio.move_on_after(CANCEL_TIMEOUT_SECS) as scope:
             scope.shield = True
             try:
-                if endpoint.host.startswith("/"):
-                    side = await trio.open_unix_socket(f"{endpoint.host}/.s.PGSQL.{endpoint.port}")
-                else:
-                    side = await trio.open_tcp_stream(endpoint.host, endpoint.port)
-                async with side:
+                async with await endpoint.open() as side:
                     await side.send_all(wire.cancel_request(conn.process_id, conn.secret))
                     await side.receive_some(1)  # the server closes once it has acted
             except (OSError, trio.BrokenResourceError) as exc:

@@ -400,3 +400,24 @@ def test_a_password_only_libpq_can_find_leaves_the_queries_to_psycopg(
                 assert out.returncode == 0, out.stderr
                 assert out.stdout.strip() == "42"
             assert proxy.server.clusters["pg"].engine.wire_pool is None
+
+
+def test_a_unix_socket_endpoint_passes_through(
+    make_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    directories = admin.execute("SHOW unix_socket_directories").fetchone()
+    directory = (directories[0] if directories else "").split(",")[0].strip()
+    if not directory.startswith("/"):
+        pytest.skip(f"the server listens on no Unix socket directory ({directory!r})")
+    endpoint = f"postgresql://postgres@/postgres?host={directory}&application_name={app}"
+    with make_proxy(config(endpoint)) as proxy:
+        assert proxy.server.clusters["pg"].engine.wire_pool is not None
+        out = psql(proxy.port("postgresWire"), "SELECT 1/3::numeric")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "0.33333333333333333333"  # PostgreSQL's own digits
+        [(address,)] = admin.execute(
+            "SELECT client_addr::text FROM pg_stat_activity"
+            " WHERE application_name = %s AND query LIKE 'SELECT 1/3%%'",
+            [app],
+        ).fetchall()
+        assert address is None  # a Unix socket has no client address
