@@ -324,17 +324,22 @@ def test_extended_protocol_text_results_pass_through(pg_proxy: Any) -> None:
         assert conn.execute("SELECT %s::text", ["again"]).fetchone() == ("again",)
 
 
-@pytest.mark.parametrize("mode", ["extended", "prepared"])
-def test_pgbench_in_extended_and_prepared_modes(pg_proxy: Any, mode: str) -> None:
+def pgbench(port: int, *options: str) -> subprocess.CompletedProcess[str]:
+    """pgbench running a point query of its own (no pgbench tables needed)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = f"{tmp}/point.sql"
         with open(script, "w") as f:
             f.write("\\set n random(1, 1000)\nSELECT :n::int * 2 AS doubled, 'x' || :n AS tag;\n")
-        out = subprocess.run(
-            ["pgbench", "-n", "-M", mode, "-t", "200", "-c", "2", "-f", script, "-h", "127.0.0.1",
-             "-p", str(pg_proxy.port("postgresWire")), "-U", "postgres", "postgres"],
+        return subprocess.run(
+            ["pgbench", "-n", *options, "-f", script, "-h", "127.0.0.1", "-p", str(port),
+             "-U", "postgres", "postgres"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["extended", "prepared"])
+def test_pgbench_in_extended_and_prepared_modes(pg_proxy: Any, mode: str) -> None:
+    out = pgbench(pg_proxy.port("postgresWire"), "-M", mode, "-t", "200", "-c", "2")
     assert out.returncode == 0, out.stderr
     assert "number of transactions actually processed: 400/400" in out.stdout
     assert "number of failed transactions: 0" in out.stdout
@@ -421,3 +426,30 @@ def test_a_unix_socket_endpoint_passes_through(
             [app],
         ).fetchall()
         assert address is None  # a Unix socket has no client address
+
+
+def test_concurrent_clients_share_a_bounded_pool(
+    make_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    """Eight pgbench clients, four admitted at a time, two pass-through connections."""
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    endpoint = f"{POSTGRES_URL}{separator}application_name={app}"
+    with make_proxy(config(endpoint, poolSize=2)) as proxy:
+        seen: set[int] = set()
+        watching = threading.Event()
+
+        def watch() -> None:
+            while not watching.is_set():
+                seen.update(pid for pid, _, query in backends(admin, app) if "doubled" in query)
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            out = pgbench(proxy.port("postgresWire"), "-t", "100", "-c", "8", "-j", "2")
+        finally:
+            watching.set()
+            watcher.join()
+        assert out.returncode == 0, out.stderr
+        assert "number of transactions actually processed: 800/800" in out.stdout
+        assert 0 < len(seen) <= 2  # never more than the pass-through pool's two

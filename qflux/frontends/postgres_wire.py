@@ -531,8 +531,7 @@ class PostgresWireFrontend:
             return
         # Text rows (a simple query's, or a portal's asking text only) may be a
         # PostgreSQL cluster's own DataRows, passed through.
-        pg_rows = _text_only(formats) and (portal is not None or describe)
-        async with self._query(session, sql, pg_rows) as result:
+        async with self._query(session, sql, _text_only(formats)) as result:
             await self._stream(session, sql, result, formats, describe, portal)
         if _first_word(sql) in _SCHEMA_CHANGES:
             self.catalog.forget()  # the next \dt should see the change
