@@ -181,7 +181,7 @@ class PostgresEngine(Engine):
             session.pg_rows
             and self.wire_pool is not None
             and not session.schema
-            and _may_declare(sql)
+            and _first_word(sql) in _PASSABLE
         ):
             timezone = session.properties.get("TimeZone")
 
@@ -565,12 +565,20 @@ class _PgResult(ReadAheadResult):
 
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/|\()*([a-z]*)", re.DOTALL | re.IGNORECASE)
 _DECLARABLE = {"select", "with", "values", "table"}
+#: Statements a pass-through connection may run and stay reusable as it is: queries and
+#: DML leave no session state behind (a PostgreSQL-wire client's SET and transaction
+#: statements are answered by the frontend).
+_PASSABLE = _DECLARABLE | {"insert", "update", "delete", "merge"}
+
+
+def _first_word(sql_text: str) -> str:
+    match = _FIRST_WORD.match(sql_text)
+    return match.group(1).lower() if match is not None else ""
 
 
 def _may_declare(sql_text: str) -> bool:
     """Whether the statement may run as a cursor (PostgreSQL has the last word)."""
-    match = _FIRST_WORD.match(sql_text)
-    return match is not None and match.group(1).lower() in _DECLARABLE
+    return _first_word(sql_text) in _DECLARABLE
 
 
 _CATALOG_SQL = """

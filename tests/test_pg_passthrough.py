@@ -453,3 +453,36 @@ def test_concurrent_clients_share_a_bounded_pool(
         assert out.returncode == 0, out.stderr
         assert "number of transactions actually processed: 800/800" in out.stdout
         assert 0 < len(seen) <= 2  # never more than the pass-through pool's two
+
+
+def test_dml_passes_through_with_the_servers_tags_and_returning_rows(
+    pg_proxy: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    admin.execute(f"CREATE TABLE {SCHEMA}.ledger (id int PRIMARY KEY, amount numeric)")
+    port = pg_proxy.port("postgresWire")
+
+    def tag(sql: str) -> str:
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+             "-d", "postgres", "-c", sql, "-c", "\\echo :ROW_COUNT"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert tag(f"INSERT INTO {SCHEMA}.ledger VALUES (1, 1/3::numeric), (2, 2)") == "2"
+    assert tag(f"UPDATE {SCHEMA}.ledger SET amount = amount * 3") == "2"
+    returned = tag(f"DELETE FROM {SCHEMA}.ledger WHERE id = 1 RETURNING amount")
+    assert returned.splitlines() == ["amount", "0.99999999999999999999", "(1 row)", "1"]
+    assert admin.execute(f"SELECT id, amount FROM {SCHEMA}.ledger").fetchall() == [(2, 6)]
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:  # the extended protocol
+        cur = conn.execute(f"INSERT INTO {SCHEMA}.ledger VALUES (%s, %s)", [3, 4])
+        assert (cur.statusmessage, cur.rowcount) == ("INSERT 0 1", 1)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(f"INSERT INTO {SCHEMA}.ledger VALUES (%s, %s)", [3, 4])
+    ran = admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        " AND query LIKE 'INSERT INTO%%'",
+        [app],
+    ).fetchone()
+    assert ran == (1,)  # its last statement is ours: passed through, no DISCARD ALL after
