@@ -480,9 +480,11 @@ def test_dml_passes_through_with_the_servers_tags_and_returning_rows(
         assert (cur.statusmessage, cur.rowcount) == ("INSERT 0 1", 1)
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(f"INSERT INTO {SCHEMA}.ledger VALUES (%s, %s)", [3, 4])
+        cur = conn.execute(f"DELETE FROM {SCHEMA}.ledger WHERE id = %s RETURNING id", [3])
+        assert (cur.fetchall(), cur.statusmessage) == ([(3,)], "DELETE 1")
     ran = admin.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-        " AND query LIKE 'INSERT INTO%%'",
+        " AND query LIKE 'DELETE FROM%%'",
         [app],
     ).fetchone()
     assert ran == (1,)  # its last statement is ours: passed through, no DISCARD ALL after

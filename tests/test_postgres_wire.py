@@ -479,3 +479,20 @@ def test_two_writers_on_one_session_take_turns_in_order():
         return received
 
     assert trio.run(main) == b"<notice><reply>"
+
+
+def test_dml_with_returning_is_described_before_its_rows(pg_proxy):
+    """psycopg describes the portal before Execute: DML with RETURNING has rows, so
+    the description must say so (NoData, then rows, is a protocol error to libpq)."""
+    with psycopg.connect(dsn(pg_proxy), autocommit=True) as conn:
+        conn.execute("CREATE TABLE returning_t (id INTEGER, note VARCHAR)")
+        try:
+            cur = conn.execute(
+                "INSERT INTO returning_t VALUES (%s, 'returning'), (%s, 'x') RETURNING id", [1, 2]
+            )
+            assert [c.name for c in cur.description] == ["id"]
+            assert cur.fetchall() == [(1,), (2,)]
+            cur = conn.execute("UPDATE returning_t SET note = 'RETURNING' WHERE id = %s", [2])
+            assert cur.description is None and cur.rowcount == 1  # the word, not the clause
+        finally:
+            conn.execute("DROP TABLE returning_t")

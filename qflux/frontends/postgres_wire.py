@@ -81,6 +81,7 @@ READ_AHEAD_BYTES = 1 << 20
 SQLSTATES = {code: code.sqlstate for code in ErrorCode}
 
 _DDL = ("CREATE", "DROP", "ALTER", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY")
+_DML = ("INSERT", "UPDATE", "DELETE", "MERGE")
 _SCHEMA_CHANGES = ("CREATE", "DROP", "ALTER", "ATTACH", "DETACH")
 #: Server settings `current_setting()` and pg_settings report besides the session's.
 _SERVER_SETTINGS = {
@@ -129,6 +130,7 @@ class _Cursor:
     pg_fields: tuple[Any, ...] | None = None
     pending: pa.RecordBatch | PgRows | None = None
     error: QueryError | None = None
+    command_tag: str | None = None  # a PostgreSQL cluster's own, once its rows are read
 
     @property
     def fields(self) -> tuple[Any, ...] | None:
@@ -853,7 +855,12 @@ class PostgresWireFrontend:
                 except trio.EndOfChannel:
                     if cursor.error is not None:
                         raise cursor.error from None
-                    await session.send(pg.CommandComplete(f"SELECT {sent}"))
+                    # A query's tag counts this Execute's rows, as PostgreSQL's does;
+                    # DML with RETURNING keeps the server's own (`DELETE 3`).
+                    tag = cursor.command_tag
+                    if tag is None or tag.startswith("SELECT"):
+                        tag = f"SELECT {sent}"
+                    await session.send(pg.CommandComplete(tag))
                     return
             batch = cursor.pending
             if isinstance(batch, PgRows):
@@ -888,6 +895,7 @@ class PostgresWireFrontend:
                         started = True
                         async for rows in result.pg_rows():
                             await send.send(rows)
+                        cursor.command_tag = result.command_tag
                         return
                     cursor.encoder = cached_encoder(
                         result.schema, portal.result_formats or 0, timezone
@@ -971,6 +979,13 @@ def _first_word(sql: str) -> str:
 
 def _returns_rows(sql: str) -> bool:
     word = _first_word(sql)
+    if word in _DML:  # rows only with RETURNING (a keyword, not a string saying it)
+        if "RETURNING" not in sql.upper():
+            return False
+        try:
+            return any(t.token_type == TokenType.RETURNING for t in Tokenizer().tokenize(sql))
+        except Exception:  # the engine will report what is wrong with it
+            return False
     return word in ("SELECT", "WITH", "VALUES", "TABLE", "FROM", "(")
 
 
