@@ -25,6 +25,7 @@ import getpass
 import hashlib
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -45,6 +46,8 @@ from qflux.stream_io import receive_some, send_all
 log = structlog.get_logger("qflux.engines.postgres")
 
 RECEIVE_BYTES = 65_536
+#: An idle pass-through connection unused this long is closed (PgBouncer's default).
+MAX_IDLE_SECS = 600.0
 CANCEL_TIMEOUT_SECS = 5.0
 #: conninfo keys this client honours; the last three are psycopg's own, not libpq's.
 _KNOWN_KEYS = frozenset(
@@ -144,6 +147,7 @@ class WireConnection:
         self.process_id = 0
         self.secret = b""
         self.busy = False  # a statement is sent and its ReadyForQuery not yet read
+        self.idle_since = 0.0
 
     def close(self) -> None:
         """At once, without Terminate or a TLS goodbye: the server needs neither."""
@@ -280,13 +284,25 @@ def _message(error: pg.ErrorResponse) -> str:
 
 
 class WirePool:
-    """Up to `size` connections to one endpoint, reused while they stay clean."""
+    """Up to `size` connections to one endpoint, reused while they stay clean.
 
-    def __init__(self, endpoint: WireEndpoint, size: int) -> None:
+    The most recently used idle connection is taken first, so after a burst the
+    connections it opened age at the far end of the idle list; one idle for
+    `max_idle_secs` is closed when the pool is next used, as a server-side pooler's
+    idle timeout would, so the server gets its backends back."""
+
+    def __init__(
+        self, endpoint: WireEndpoint, size: int, max_idle_secs: float = MAX_IDLE_SECS
+    ) -> None:
         self.endpoint = endpoint
-        self._idle: list[WireConnection] = []
+        self.max_idle_secs = max_idle_secs
+        self._idle: list[WireConnection] = []  # oldest first
         self._slots = trio.Semaphore(size)
         self.closed = False
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     async def acquire(self) -> WireConnection:
         """A live connection, holding one of the pool's slots until `release`/`discard`."""
@@ -295,6 +311,7 @@ class WirePool:
         except trio.WouldBlock:
             await self._slots.acquire()
         try:
+            self._close_stale()
             while self._idle:
                 conn = self._idle.pop()
                 if not conn.socket.is_readable():  # readable while idle: the server ended it
@@ -309,8 +326,14 @@ class WirePool:
         if self.closed:
             conn.close()
         else:
+            conn.idle_since = time.monotonic()
             self._idle.append(conn)
         self._slots.release()
+
+    def _close_stale(self) -> None:
+        stale_before = time.monotonic() - self.max_idle_secs
+        while self._idle and self._idle[0].idle_since < stale_before:
+            self._idle.pop(0).close()
 
     async def give_back(self, conn: WireConnection) -> None:
         """Release `conn`, or, if left mid-statement, cancel the statement and close it."""

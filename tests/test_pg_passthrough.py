@@ -17,15 +17,26 @@ from typing import Any
 
 import psycopg
 import pytest
+import trio
 
 from qflux.protocols import pgwire as pg
 from qflux.protocols import pgwire_client as wire
 from qflux.protocols.common import NEED_DATA
 
 from .conftest import wait_until
-from .test_engine_postgres import POSTGRES_URL, SCHEMA, admin, backends, running
+from .test_engine_postgres import (
+    POSTGRES_URL,
+    SCHEMA,
+    admin,
+    backends,
+    engine,
+    running,
+    wait_for,
+)
 
-__all__ = ["admin"]  # the PostgreSQL fixture (owns SCHEMA, with its `mood` enum)
+#: The PostgreSQL fixtures: `admin` owns SCHEMA (with its `mood` enum); `engine` is a
+#: PostgresEngine whose backends carry the test's application_name.
+__all__ = ["admin", "engine"]
 
 #: Every type whose text form the server decides; the psycopg path would re-spell several
 #: (unconstrained numeric rounded, inet and enums typed as text, timestamptz re-zoned).
@@ -488,3 +499,18 @@ def test_dml_passes_through_with_the_servers_tags_and_returning_rows(
         [app],
     ).fetchone()
     assert ran == (1,)  # its last statement is ours: passed through, no DISCARD ALL after
+
+
+async def test_a_connection_idle_past_the_limit_is_closed(
+    engine: Any, admin: psycopg.Connection[Any], app: str
+) -> None:
+    pool = engine.wire_pool
+    pool.max_idle_secs = 0.2
+    first, second = await pool.acquire(), await pool.acquire()
+    pool.release(first)
+    await trio.sleep(0.3)
+    pool.release(second)
+    taken = await pool.acquire()  # the fresh one; the stale one is closed on the way
+    assert taken is second and pool.idle == 0
+    await wait_for(lambda: pids(admin, app) == {second.process_id})
+    pool.release(taken)
