@@ -2,10 +2,10 @@
 
 What the PostgreSQL engine speaks when a PostgreSQL-wire client's rows can pass through
 untouched: the server's messages in -> events, and the few messages a client sends
-(startup, authentication, one unnamed extended-protocol statement, Terminate) -> bytes.
-The events are the server machine's own (`qflux.protocols.pgwire`), so a RowDescription
-read here is the one the frontend writes, with one addition: `DataRowBatch`, a run of
-DataRow messages kept as the server wrote them (with their count), which the frontend
+(startup, authentication, a simple Query or one unnamed extended-protocol statement,
+Terminate) -> bytes. The events are the server machine's own (`qflux.protocols.pgwire`),
+except where a message is best kept as sent: `DataRowBatch`, a run of DataRow messages
+with their count, and the RowDescription and notice messages, which the frontend
 forwards without decoding a value.
 
 The machine checks framing and caps every length before use; what the messages mean

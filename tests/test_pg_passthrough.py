@@ -514,3 +514,10 @@ async def test_a_connection_idle_past_the_limit_is_closed(
     assert taken is second and pool.idle == 0
     await wait_for(lambda: pids(admin, app) == {second.process_id})
     pool.release(taken)
+
+
+def test_a_semicolon_in_the_text_goes_as_one_extended_statement(pg_proxy: Any) -> None:
+    """A statement holding a semicolon is sent so the server would refuse a second one."""
+    out = psql(pg_proxy.port("postgresWire"), "SELECT 1/3::numeric AS n, 'a;b' AS s")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0.33333333333333333333|a;b"
