@@ -1,5 +1,9 @@
 """PostgreSQL over psycopg 3's sync API, driven from worker threads.
 
+A PostgreSQL-wire client's query or DML that wants text rows takes another way: the
+server's own messages, passed through on the engine's Trio connections
+(`pg_passthrough`). What follows is every other statement's way.
+
 psycopg's async API runs on asyncio only, so every call that may block (taking a pooled
 connection, running the statement, reading each batch) runs in a worker thread under
 this engine's own CapacityLimiter. A statement that returns rows (SELECT, WITH, VALUES,
