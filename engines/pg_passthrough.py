@@ -75,7 +75,6 @@ class WireEndpoint:
     host: str
     port: int
     user: str
-    dbname: str
     password: str | None
     sslmode: str
     sslrootcert: str | None
@@ -110,7 +109,6 @@ class WireEndpoint:
             host=host,
             port=int(port),
             user=user,
-            dbname=startup["database"],
             password=str(password) if password else None,
             sslmode="disable" if host.startswith("/") else sslmode,
             sslrootcert=params.get("sslrootcert"),

@@ -2,8 +2,8 @@
 
 What the PostgreSQL engine speaks when a PostgreSQL-wire client's rows can pass through
 untouched: the server's messages in -> events, and the few messages a client sends
-(startup, authentication, a simple Query or one unnamed extended-protocol statement,
-Terminate) -> bytes. The events are the server machine's own (`qflux.protocols.pgwire`),
+(startup, authentication, a simple Query or one unnamed extended-protocol statement)
+-> bytes. The events are the server machine's own (`qflux.protocols.pgwire`),
 except where a message is best kept as sent: `DataRowBatch`, a run of DataRow messages
 with their count, and the RowDescription and notice messages, which the frontend
 forwards without decoding a value.
@@ -47,7 +47,7 @@ from .pgwire import (
 )
 
 __all__ = [
-    "TERMINATE", "BackendEvent", "DataRowBatch", "NoticeMessage",
+    "BackendEvent", "DataRowBatch", "NoticeMessage",
     "NotificationResponse", "PgClientConnection",
     "RowDescriptionMessage", "ServerProtocolError", "Unsupported", "cancel_request",
     "password_message", "sasl_initial_response", "simple_query", "split_after_rows",
@@ -271,7 +271,6 @@ def simple_query(sql: str) -> bytes:
 _DESCRIBE_PORTAL = _message(b"D", b"P\0")
 _EXECUTE_ALL = _message(b"E", b"\0" + _INT32.pack(0))
 _SYNC = _message(b"S", b"")
-TERMINATE = _message(b"X", b"")
 
 
 # --- messages from the server --------------------------------------------------------------

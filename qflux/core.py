@@ -167,7 +167,7 @@ class Session:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     client_address: str | None = None
     #: The frontend takes a PostgreSQL server's own text rows (`Result.pg_rows`) when the
-    #: engine can give them: a PostgreSQL-wire client's simple query.
+    #: engine can give them: a PostgreSQL-wire client asking text results.
     pg_rows: bool = False
 
     def header(self, name: str) -> str | None:

@@ -609,7 +609,7 @@ class PostgresWireFrontend:
     ) -> None:
         """A PostgreSQL cluster's rows, as its server wrote them."""
         description = result.pg_row_description
-        if portal is not None:
+        if portal is not None and portal.described is not None:  # else nothing to keep to
             _keep_to_description(portal, _described(description))
         if describe:
             await session.write(description)
@@ -830,9 +830,10 @@ class PostgresWireFrontend:
         cursor = portal.cursor
         if cursor.error is not None:
             raise cursor.error
-        if cursor.fields is not None:
+        fields = cursor.fields
+        if fields is not None:
             try:
-                _keep_to_description(portal, cursor.fields)
+                _keep_to_description(portal, fields)
             except QueryError:
                 cursor.cancel(CancelReason.CLIENT_CANCEL)
                 portal.cursor = None

@@ -157,8 +157,7 @@ def test_the_server_machine_reads_what_the_client_writes() -> None:
     server.send(pg.AuthenticationSASLFinal(b"v=c2lnbmF0dXJl"))
     server.send(pg.AuthenticationOk())
     server.send(pg.ReadyForQuery("I"))
-    sent = wire.statement("SELECT 'ü'") + wire.simple_query("SELECT 2") + wire.TERMINATE
-    server.receive_data(sent)
+    server.receive_data(wire.statement("SELECT 'ü'") + wire.simple_query("SELECT 2"))
     assert read_server(server) == [
         pg.Parse("", "SELECT 'ü'", ()),
         pg.Bind("", "", (), (), ()),
@@ -166,7 +165,6 @@ def test_the_server_machine_reads_what_the_client_writes() -> None:
         pg.Execute("", 0),
         pg.Sync(),
         pg.Query("SELECT 2"),
-        pg.Terminate(),
     ]
 
 
@@ -193,9 +191,5 @@ def read_server(server: pg.PgServerConnection) -> list[object]:
         if event is NEED_DATA:
             return events
         events.append(event)
-        if isinstance(event, pg.Terminate):
-            return events
-        if isinstance(event, pg.Sync):
-            server.send(pg.ReadyForQuery("I"))
-        if isinstance(event, pg.Query):
+        if isinstance(event, pg.Sync | pg.Query):
             server.send(pg.ReadyForQuery("I"))
