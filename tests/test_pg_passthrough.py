@@ -73,10 +73,13 @@ def pg_proxy(make_proxy: Any, admin: psycopg.Connection[Any], app: str) -> Itera
         yield proxy
 
 
-def psql(port: int, sql: str, **env: str) -> subprocess.CompletedProcess[str]:
+def psql(where: int | str, sql: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """psql through the proxy listening on port `where`, or to the server URL `where`."""
+    target = (
+        where if isinstance(where, str) else (f"postgresql://postgres@127.0.0.1:{where}/postgres")
+    )
     return subprocess.run(
-        ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
-         "-U", "postgres", "-d", "postgres", "-c", sql],
+        ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", target, "-c", sql],
         capture_output=True, text=True, timeout=60,
         env={"PATH": os.environ["PATH"], "PGCONNECT_TIMEOUT": "10", **env},
     )  # fmt: skip
@@ -101,7 +104,7 @@ def test_psql_reads_the_text_postgresql_itself_writes(
     # The client's TimeZone (PGTZ) reaches the server with the query, so timestamptz
     # text is the same both ways.
     through = psql(port, TYPED_QUERY, PGTZ="America/New_York")
-    direct = psql(5432, TYPED_QUERY, PGTZ="America/New_York")
+    direct = psql(POSTGRES_URL, TYPED_QUERY, PGTZ="America/New_York")
     assert through.returncode == 0, through.stderr
     assert through.stdout == direct.stdout
     assert "0.33333333333333333333|0.1|t|ü||192.168.0.1/24|2024-03-01 07:34:56.789-05" in (
