@@ -295,23 +295,12 @@ def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def _single(found: _Found, name: str) -> str | None:
-    value = found.get(name)
-    return (value[1].strip() or None) if value else None
-
-
 def _items(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _list(found: _Found, name: str) -> tuple[str, ...]:
-    value = found.get(name)
-    return tuple(_items(value[1])) if value else ()
-
-
-def _pairs(found: _Found, name: str, *, decode_names: bool = False) -> dict[str, str]:
+def _pairs(header: str, raw: str, *, decode_names: bool = False) -> dict[str, str]:
     """`a=x,b=y` (repeats already joined by ","), values URL-decoded as Trino does."""
-    header, raw = found.get(name) or ("", "")
     result: dict[str, str] = {}
     for item in _items(raw):
         key, eq, value = item.partition("=")
@@ -334,31 +323,43 @@ def _basic_auth_user(value: str | None) -> str | None:
     return decoded.partition(":")[0] or None
 
 
+#: Session headers by name after the prefix: (ClientSession field, how its value reads).
+_SINGLE, _LIST, _PAIRS, _NAMED_PAIRS = range(4)
+_SESSION_FIELDS = {
+    "user": ("user", _SINGLE), "original-user": ("original_user", _SINGLE),
+    "catalog": ("catalog", _SINGLE), "schema": ("schema", _SINGLE),
+    "path": ("path", _SINGLE), "source": ("source", _SINGLE),
+    "client-tags": ("client_tags", _LIST), "session": ("session_properties", _PAIRS),
+    "client-info": ("client_info", _SINGLE),
+    "client-capabilities": ("client_capabilities", _LIST),
+    "time-zone": ("time_zone", _SINGLE), "language": ("language", _SINGLE),
+    "trace-token": ("trace_token", _SINGLE), "transaction-id": ("transaction_id", _SINGLE),
+    "prepared-statement": ("prepared_statements", _NAMED_PAIRS),
+    "extra-credential": ("extra_credentials", _PAIRS), "role": ("roles", _SINGLE),
+    "resource-estimate": ("resource_estimates", _PAIRS),
+}  # fmt: skip
+
+
 def parse_client_session(headers: Mapping[str, str]) -> ClientSession:
-    """Headers (lower-cased names) -> ClientSession; a malformed list header -> 400."""
-    found = _client_headers(headers)
-    transaction_id = _single(found, "transaction-id")
-    return ClientSession(
-        user=_single(found, "user") or _basic_auth_user(headers.get("authorization")),
-        original_user=_single(found, "original-user"),
-        catalog=_single(found, "catalog"),
-        schema=_single(found, "schema"),
-        path=_single(found, "path"),
-        source=_single(found, "source"),
-        client_tags=_list(found, "client-tags"),
-        session_properties=_pairs(found, "session"),
-        client_info=_single(found, "client-info"),
-        client_capabilities=_list(found, "client-capabilities"),
-        time_zone=_single(found, "time-zone"),
-        language=_single(found, "language"),
-        trace_token=_single(found, "trace-token"),
-        transaction_id=None if (transaction_id or "NONE").upper() == "NONE" else transaction_id,
-        prepared_statements=_pairs(found, "prepared-statement", decode_names=True),
-        extra_credentials=_pairs(found, "extra-credential"),
-        roles=_single(found, "role"),
-        resource_estimates=_pairs(found, "resource-estimate"),
-        headers=headers,
-    )
+    """Headers (lower-cased names) -> ClientSession; a malformed list header -> 400.
+    Only the headers the client sent are read: most send two or three of eighteen."""
+    fields: dict[str, Any] = {}
+    for name, (header, raw) in _client_headers(headers).items():
+        known = _SESSION_FIELDS.get(name)
+        if known is None:
+            continue
+        field, kind = known
+        if kind is _SINGLE:
+            fields[field] = raw.strip() or None
+        elif kind is _LIST:
+            fields[field] = tuple(_items(raw))
+        else:
+            fields[field] = _pairs(header, raw, decode_names=kind is _NAMED_PAIRS)
+    if (fields.get("transaction_id") or "NONE").upper() == "NONE":
+        fields.pop("transaction_id", None)
+    if fields.get("user") is None:
+        fields["user"] = _basic_auth_user(headers.get("authorization"))
+    return ClientSession(headers=headers, **fields)
 
 
 # --- request routing ----------------------------------------------------------------------
@@ -618,9 +619,10 @@ class TrinoHttpConnection:
             if not message.body:
                 raise RemoteProtocolError(400, "SQL statement is empty")
             try:
-                event = attrs.evolve(event, sql=message.body.decode("utf-8"))
+                sql = message.body.decode("utf-8")
             except UnicodeDecodeError:
                 raise RemoteProtocolError(400, "SQL statement is not valid UTF-8") from None
+            event = SubmitStatement(sql, event.session, event.keep_alive)
         self._move("request")
         return event
 

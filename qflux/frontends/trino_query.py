@@ -109,6 +109,8 @@ class TrinoQuery:
         self._bytes_per_row = 0.0
         self._produced_all = False
         self._receive_ended = False  # the channel said end-of-channel
+        self._poll_waiting = False  # a poll waits in `_receive_by` for rows or the end
+        self._page_built: trio.Event | None = None  # set once that poll has its page
         self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
         self._started = time.time()
 
@@ -147,6 +149,11 @@ class TrinoQuery:
                 # engine and the group slot are released.
                 self._produced_all = True
                 self._send.close()
+                if self._poll_waiting:
+                    # A poll was woken by the end: it answers the client first, and the
+                    # bookkeeping below (slot, record, log line) happens off its path.
+                    self._page_built = trio.Event()
+                    await self._page_built.wait()
         except QueryError as exc:
             self.error = exc
         finally:
@@ -174,15 +181,19 @@ class TrinoQuery:
         chunks: list[bytes] = []
         size = 0
         end = trio.current_time() + max_wait
-        while size < self.max_page_bytes:
-            if self._pending is None:
-                self._pending = await self._next_rows(end, bool(chunks), on_long_wait)
+        try:
+            while size < self.max_page_bytes:
                 if self._pending is None:
-                    break
-            chunk = self._encode_slice(self.max_page_bytes - size)
-            chunks.append(chunk)
-            size += len(chunk)
-        page = self._page(chunks)
+                    self._pending = await self._next_rows(end, bool(chunks), on_long_wait)
+                    if self._pending is None:
+                        break
+                chunk = self._encode_slice(self.max_page_bytes - size)
+                chunks.append(chunk)
+                size += len(chunk)
+            page = self._page(chunks)
+        finally:
+            if self._page_built is not None:  # the producer waits for this poll
+                self._page_built.set()
         self.last_page = page
         return page
 
@@ -209,13 +220,17 @@ class TrinoQuery:
         return await self._receive_by(end)
 
     async def _receive_by(self, deadline: float) -> pa.RecordBatch | TrinoRows | None:
-        with trio.CancelScope(deadline=deadline):
-            try:
-                return await self._receive.receive()
-            except trio.EndOfChannel:
-                self._receive_ended = True
-                return None
-        return None
+        self._poll_waiting = True
+        try:
+            with trio.CancelScope(deadline=deadline):
+                try:
+                    return await self._receive.receive()
+                except trio.EndOfChannel:
+                    self._receive_ended = True
+                    return None
+            return None
+        finally:
+            self._poll_waiting = False
 
     def _encode_slice(self, budget: int) -> bytes:
         """Encode as many pending rows as fit in `budget` bytes; keep the rest."""
