@@ -90,6 +90,7 @@ class Dispatcher:
         self.active: dict[QueryId, QueryHandle] = {}
         self.accepting = True
         self._tickets = itertools.count()
+        self.finished_lines = FinishedLines()
 
     def submit(self, session: Session, sql: str) -> QueryHandle:
         """Register a new query (visible in history as QUEUED) without running it yet."""
@@ -221,17 +222,7 @@ class Dispatcher:
             record.status = QueryStatus.FINISHED
         handle.done.set()
         self.active.pop(record.id, None)
-        log.info(
-            "query finished",
-            query_id=record.id,
-            status=str(record.status),
-            group=record.group,
-            cluster=record.cluster,
-            rows=record.rows_returned,
-            queue_ms=round(record.queue_ms, 2),
-            execution_ms=round(record.execution_ms, 2),
-            error=record.error,
-        )
+        self.finished_lines.add(record)
 
     def cancel_all(self, reason: CancelReason) -> None:
         for handle in list(self.active.values()):
@@ -244,6 +235,51 @@ class Dispatcher:
                 await next(iter(self.active.values())).done.wait()
             return True
         return False
+
+
+class FinishedLines:
+    """The "query finished" line of each query, written by a task of its own (`run`)
+    once the frontend has answered: its cost is then not part of the client's wait. The
+    record is complete before the answer; only the line comes a moment later. Without a
+    running `run` (a Dispatcher used on its own) each line is written at once."""
+
+    def __init__(self) -> None:
+        self._records: list[QueryRecord] = []
+        self._wake: trio.Event | None = None  # set while `run` runs
+
+    def add(self, record: QueryRecord) -> None:
+        self._records.append(record)
+        if self._wake is None:
+            self._write()
+        else:
+            self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._wake = trio.Event()
+                if not self._records:
+                    await self._wake.wait()
+                self._write()
+                await trio.lowlevel.checkpoint()
+        finally:
+            self._wake = None
+            self._write()
+
+    def _write(self) -> None:
+        records, self._records = self._records, []
+        for record in records:
+            log.info(
+                "query finished",
+                query_id=record.id,
+                status=str(record.status),
+                group=record.group,
+                cluster=record.cluster,
+                rows=record.rows_returned,
+                queue_ms=round(record.queue_ms, 2),
+                execution_ms=round(record.execution_ms, 2),
+                error=record.error,
+            )
 
 
 class _CountingResult(Result):

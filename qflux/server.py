@@ -120,6 +120,7 @@ class Server:
         try:
             listeners, admin_socket = await self._bind()
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.dispatcher.finished_lines.run)
                 for name, bound in listeners.items():
                     await nursery.start(self.frontends[name][0].serve, bound)
                 if admin_socket is not None:

@@ -1,11 +1,14 @@
 """Trino HTTP frontend: sockets <-> the sans-IO machine <-> TrinoQuery <-> dispatch.
 
-Each connection runs one request at a time (HTTP/1.1). Once a request has waited
-`trino_query.WATCH_AFTER_SECS` for rows, a watcher peeks at the socket, so a client
-that goes away during a long poll (a queued or running query is always being
-long-polled) is noticed at once and its query cancelled. A client that stops polling
-without that (crashed between polls, dead NAT) is caught by the reaper after
-`clientTimeoutSecs`, as Trino does.
+Each connection runs one request at a time (HTTP/1.1). A POST runs its query in the
+connection's own task and answers from there when the query ends, which most do at
+once; if it has not after `SUBMIT_WAIT` (or a page is full), the page so far is sent
+and a new task takes over the connection while this one goes on producing
+(`_Submit`). Once a request has waited `trino_query.WATCH_AFTER_SECS` for rows, a
+watcher peeks at the socket, so a client that goes away during a long poll (a queued
+or running query is always being long-polled) is noticed at once and its query
+cancelled. A client that stops polling without that (crashed between polls, dead NAT)
+is caught by the reaper after `clientTimeoutSecs`, as Trino does.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from qflux import __version__
 from qflux.core import CancelReason, ErrorCode, FrontendProtocol, QueryError, Session
 from qflux.dispatch import Dispatcher
 from qflux.frontends.net import peer_address
-from qflux.frontends.trino_query import TrinoQuery, rejected
+from qflux.frontends.timers import Timers
+from qflux.frontends.trino_query import LINGER_SECS, WATCH_AFTER_SECS, TrinoQuery, rejected
 from qflux.frontends.trino_statements import rewrite
 from qflux.protocols.trino_http import (
     NEED_DATA,
@@ -63,6 +67,8 @@ KEEP_ALIVE_IDLE_SECS = 300.0
 #: A fully delivered query is kept this long so a client can re-fetch the last page.
 DELIVERED_RETENTION_SECS = 30.0
 REAPER_INTERVAL = 1.0
+#: How late a POST's own deadlines (watch, answer) may run, for fewer timer wake-ups.
+TIMER_RESOLUTION_SECS = 0.005
 _CLIENT_GONE = frozenset(
     {CancelReason.CLIENT_CANCEL, CancelReason.CLIENT_DISCONNECT, CancelReason.CLIENT_ABANDONED}
 )
@@ -87,6 +93,7 @@ class TrinoHttpFrontend:
         #: thousand queries a second for 30 s that made pauses of 40-70 ms.
         self._delivered: dict[str, tuple[str, int, bytes, tuple[tuple[str, str], ...]]] = {}
         self._nursery: trio.Nursery | None = None
+        self._timers = Timers(resolution=TIMER_RESOLUTION_SECS)
         self._started = time.time()
 
     async def serve(
@@ -98,6 +105,7 @@ class TrinoHttpFrontend:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._reap)
+            nursery.start_soon(self._timers.run)
             await nursery.start(trio.serve_listeners, self._handle_connection, listeners)
             task_status.started()
 
@@ -105,8 +113,41 @@ class TrinoHttpFrontend:
 
     async def _handle_connection(self, stream: trio.SocketStream) -> None:
         conn = TrinoHttpConnection(max_body_bytes=self.config.max_request_bytes)
-        peer = peer_address(stream)
+        successor = await self._serve_connection(stream, conn, peer_address(stream))
+        if successor is not None:  # returning would close the stream under it
+            await successor.wait()
+
+    async def _resume_connection(
+        self,
+        stream: trio.SocketStream,
+        conn: TrinoHttpConnection,
+        peer: str | None,
+        response: bytes,
+        query: TrinoQuery,
+        done: trio.Event,
+    ) -> None:
+        """Send a POST's page for the task still producing its query, then serve the
+        connection's next requests; `done` once the connection is closed."""
+        try:
+            try:
+                await send_all(stream, response)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await _close_quietly(stream)
+                return
+            self._mark_delivered(query)
+            successor = await self._serve_connection(stream, conn, peer)
+            if successor is not None:
+                await successor.wait()
+        finally:
+            done.set()
+
+    async def _serve_connection(
+        self, stream: trio.SocketStream, conn: TrinoHttpConnection, peer: str | None
+    ) -> trio.Event | None:
+        """Serve requests until the connection closes; or until another task serves it,
+        then the Event it sets when it has closed the connection."""
         idle = trio.CancelScope()  # one scope, its deadline moved per request
+        successor: trio.Event | None = None
         async with trio.open_nursery() as watchers:
             try:
                 with idle:
@@ -119,7 +160,11 @@ class TrinoHttpFrontend:
                         idle.deadline = math.inf
                         if isinstance(event, ConnectionClosed):
                             break
-                        if not await self._serve_request(event, conn, stream, peer, watchers):
+                        served = await self._serve_request(event, conn, stream, peer, watchers)
+                        if isinstance(served, trio.Event):
+                            successor = served
+                            break
+                        if not served:
                             break  # the client went away mid-request
                         if conn.should_close:
                             break
@@ -134,7 +179,9 @@ class TrinoHttpFrontend:
                 )
             finally:
                 watchers.cancel_scope.cancel()
-                await _close_quietly(stream)
+                if successor is None:
+                    await _close_quietly(stream)
+        return successor
 
     async def _serve_request(
         self,
@@ -143,8 +190,9 @@ class TrinoHttpFrontend:
         stream: trio.SocketStream,
         peer: str | None,
         watchers: trio.Nursery,
-    ) -> bool:
+    ) -> bool | trio.Event:
         """Serve one request and send the response; False if the client hung up first.
+        If another task serves the connection from now on, the Event it sets when done.
 
         Hanging up while a request about a query is in flight (a long poll, or the
         submit itself) is how a killed client looks: that query is cancelled. Most
@@ -155,16 +203,46 @@ class TrinoHttpFrontend:
         """
         serving: list[TrinoQuery] = []
         watch = _Watch(stream, conn, serving, watchers)
+        if isinstance(event, SubmitStatement):
+            return await self._serve_submit(event, conn, stream, peer, watch)
         response = await self._respond(event, conn, peer, serving, watch.start)
         watch.stop()
         if conn.peer_closed:
             return False
         await send_all(stream, response)
         for query in serving:  # only now has the client got the last page
-            query.delivered = query.final_page_built
-            if query.delivered:
-                self._entomb(query)
+            self._mark_delivered(query)
         return True
+
+    async def _serve_submit(
+        self,
+        event: SubmitStatement,
+        conn: TrinoHttpConnection,
+        stream: trio.SocketStream,
+        peer: str | None,
+        watch: _Watch,
+    ) -> bool | trio.Event:
+        try:
+            query = self._submit(event, conn, peer)
+        except QueryError as exc:  # refused before it exists (shutting down)
+            await send_all(stream, conn.send(rejected(exc)))
+            return True
+        watch.serving.append(query)
+        submit = _Submit(self, query, stream, conn, peer, watch)
+        query.submit = submit
+        self._timers.call_at(trio.current_time() + WATCH_AFTER_SECS, submit.watch_now)
+        try:
+            await query.produce(self.dispatcher)
+        finally:
+            submit.answered = True  # answered, or never to be: the timers leave it alone
+        return submit.sent if submit.successor is None else submit.successor
+
+    def _mark_delivered(self, query: TrinoQuery) -> None:
+        """The client has this query's latest page: if it was the last, keep only its
+        bytes, for a retry of it."""
+        query.delivered = query.final_page_built
+        if query.delivered:
+            self._entomb(query)
 
     async def _respond(
         self,
@@ -174,13 +252,6 @@ class TrinoHttpFrontend:
         serving: list[TrinoQuery],
         on_long_wait: Callable[[], None],
     ) -> bytes:
-        if isinstance(event, SubmitStatement):
-            try:
-                query = self._submit(event, conn, peer)
-            except QueryError as exc:  # refused before it exists (shutting down)
-                return conn.send(rejected(exc))
-            serving.append(query)
-            return conn.send(_sendable(query, await query.next_page(SUBMIT_WAIT, on_long_wait)))
         if isinstance(event, FetchResults):
             polled = self._find(event.query_id, event.slug)
             if polled is None:
@@ -250,8 +321,6 @@ class TrinoHttpFrontend:
             )
         self.queries[query.id] = query
         self._live[query.id] = query
-        assert self._nursery is not None
-        self._nursery.start_soon(query.produce, self.dispatcher)
         return query
 
     def _delivered_page(self, event: FetchResults) -> EncodedResults | TextResponse:
@@ -346,6 +415,70 @@ def _sendable(query: TrinoQuery, page: QueryResults) -> QueryResults | EncodedRe
     return query.last_encoded
 
 
+class _Submit:
+    """A POST whose query runs in the connection's task: answered from there at the end
+    (`finish`), or earlier with the page so far, from a new task that then serves the
+    connection (`release`), once a page is full or the client has waited SUBMIT_WAIT."""
+
+    def __init__(
+        self,
+        frontend: TrinoHttpFrontend,
+        query: TrinoQuery,
+        stream: trio.SocketStream,
+        conn: TrinoHttpConnection,
+        peer: str | None,
+        watch: _Watch,
+    ) -> None:
+        self._frontend, self._query = frontend, query
+        self._stream, self._conn, self._peer, self._watch = stream, conn, peer, watch
+        self._started = trio.current_time()
+        self.answered = False
+        #: Set once `release` gave the connection to another task: when it is closed.
+        self.successor: trio.Event | None = None
+        self.sent = False  # `finish` sent the page whole: the connection can go on
+
+    async def finish(self) -> None:
+        self.answered = True
+        self._watch.stop()
+        if self._conn.peer_closed:
+            return
+        query = self._query
+        response = self._conn.send(_sendable(query, query.submit_page()))
+        try:
+            await send_all(self._stream, response)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return  # the query is done; the connection is closed when it returns
+        self.sent = True
+        self._frontend._mark_delivered(query)
+
+    def release(self) -> None:
+        self.answered = True
+        self._watch.stop()
+        if self._conn.peer_closed:
+            return  # the watcher cancelled the query: the connection closes with it
+        query = self._query
+        response = self._conn.send(_sendable(query, query.submit_page()))
+        self.successor = done = trio.Event()
+        frontend = self._frontend
+        assert frontend._nursery is not None
+        frontend._nursery.start_soon(
+            frontend._resume_connection, self._stream, self._conn, self._peer, response, query, done
+        )
+
+    def rows_arrived(self) -> None:
+        self._frontend._timers.call_at(trio.current_time() + LINGER_SECS, self._answer_now)
+
+    def watch_now(self) -> None:
+        """Still running: watch for a hang-up, and answer by SUBMIT_WAIT at the latest."""
+        if not self.answered:
+            self._watch.start()
+            self._frontend._timers.call_at(self._started + SUBMIT_WAIT, self._answer_now)
+
+    def _answer_now(self) -> None:
+        if not self.answered:
+            self._query.release_submit()
+
+
 class _Watch:
     """Watches a client's socket while its request waits, for the hang-up of a killed
     client: EOF cancels the queries the request serves, which ends the wait at once."""
@@ -358,7 +491,7 @@ class _Watch:
         nursery: trio.Nursery,
     ) -> None:
         self._stream, self._conn = stream, conn
-        self._serving, self._nursery = serving, nursery
+        self.serving, self._nursery = serving, nursery
         self._scope: trio.CancelScope | None = None
 
     def start(self) -> None:
@@ -384,7 +517,7 @@ class _Watch:
                 peeked = b""
             if not peeked:  # pipelined bytes would mean the client is alive
                 self._conn.receive_data(b"")
-                for query in self._serving:
+                for query in self.serving:
                     query.cancel(CancelReason.CLIENT_DISCONNECT)
 
 

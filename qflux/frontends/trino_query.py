@@ -1,10 +1,17 @@
 """One Trino-protocol query on the proxy: a producer task and the pages clients poll.
 
 A Trino query outlives the HTTP request that submitted it: the client polls `nextUri`
-for pages, possibly over several connections. So the query runs in its own task
+for pages, possibly over several connections. So the query runs in a task of its own
 (`produce`), inside dispatch's cancel scope, pushing Arrow batches into a channel of
 capacity one; each poll drains at most one page's worth of bytes from it. The engine
 therefore runs only as fast as the client reads, and memory stays bounded.
+
+That task is the submitting connection's own: most queries end within the POST, and
+then `submit.finish()` answers it with the final page straight from the producer, with
+no second task, channel or wake-up in between. Rows of a still-unanswered POST are
+encoded into its page directly. Once the POST is answered before the end (a page is
+full, or the frontend's timer says the client has waited long enough:
+`submit.release()`), another task serves the connection and this one only produces.
 
 Every page carries a token; the page for the current token is kept so a client that
 lost a response can fetch it again (as the Trino client does on a network error).
@@ -15,7 +22,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import trio
@@ -65,6 +72,19 @@ LINGER_SECS = 0.002
 WATCH_AFTER_SECS = 0.02
 
 
+class Submit(Protocol):
+    """The POST of a query whose producer runs in the submitting connection's task."""
+
+    async def finish(self) -> None:
+        """Answer with the final page (`TrinoQuery.submit_page`), from the producer."""
+
+    def release(self) -> None:
+        """Answer with the page so far, and let another task serve the connection."""
+
+    def rows_arrived(self) -> None:
+        """The first rows are in the page: answer soon even if the end is not near."""
+
+
 def rejected(error: QueryError) -> QueryResults:
     """The final page of a query refused before it was registered."""
     return QueryResults(
@@ -109,8 +129,10 @@ class TrinoQuery:
         self._bytes_per_row = 0.0
         self._produced_all = False
         self._receive_ended = False  # the channel said end-of-channel
-        self._poll_waiting = False  # a poll waits in `_receive_by` for rows or the end
-        self._page_built: trio.Event | None = None  # set once that poll has its page
+        #: The POST, while it is unanswered and the producer runs in its connection's task.
+        self.submit: Submit | None = None
+        self._submit_chunks: list[bytes] = []  # its page's rows, encoded as they come
+        self._submit_bytes = 0
         self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
         self._started = time.time()
 
@@ -130,44 +152,78 @@ class TrinoQuery:
         try:
             if self.error is not None:  # failed before it could run (bad parameters ...)
                 dispatcher.finish_local(self.handle, self.error)
-                return
-            if self.update_type is not None:  # answered locally: nothing to execute
+            elif self.update_type is not None:  # answered locally: nothing to execute
                 self.schema = pa.schema([])
                 dispatcher.finish_local(self.handle)
-                return
-            async with dispatcher.run(self.handle) as result:
-                self.schema = result.schema
-                if result.trino_columns is not None:  # a Trino cluster: its rows as sent
-                    self._cluster_columns = result.trino_columns
-                    async for rows in result.trino_rows():
-                        await self._hand_over(rows)
-                else:
-                    async for batch in result:
-                        await self._hand_over(batch)
-                self.update_count = result.update_count
-                # All rows are out: let polls finish the last page now, not after the
-                # engine and the group slot are released.
-                self._produced_all = True
-                self._send.close()
-                if self._poll_waiting:
-                    # A poll was woken by the end: it answers the client first, and the
-                    # bookkeeping below (slot, record, log line) happens off its path.
-                    self._page_built = trio.Event()
-                    await self._page_built.wait()
+            else:
+                await self._run(dispatcher)
         except QueryError as exc:
             self.error = exc
         finally:
             self._produced_all = True
             self._send.close()  # sync: pollers see the error before end-of-channel
+        if self.submit is not None:  # the POST waits still: its page is the last
+            await self._finish_submit()
+
+    async def _run(self, dispatcher: Dispatcher) -> None:
+        async with dispatcher.run(self.handle) as result:
+            self.schema = result.schema
+            if result.trino_columns is not None:  # a Trino cluster: its rows as sent
+                self._cluster_columns = result.trino_columns
+                async for rows in result.trino_rows():
+                    await self._hand_over(rows)
+            else:
+                async for batch in result:
+                    await self._hand_over(batch)
+            self.update_count = result.update_count
+            # All rows are out: let polls finish the last page now, not after the
+            # engine and the group slot are released.
+            self._produced_all = True
+            self._send.close()
+
+    async def _finish_submit(self) -> None:
+        submit, self.submit = self.submit, None
+        assert submit is not None
+        await submit.finish()
 
     async def _hand_over(self, rows: pa.RecordBatch | TrinoRows) -> None:
-        """To the next poll. With room in the channel this goes on without yielding, so
-        a result that ends here closes the channel before the poll wakes: one wake-up,
-        and the page it builds is the last."""
+        """Into the unanswered POST's page, else to the next poll. With room in the
+        channel this goes on without yielding, so a result that ends here closes the
+        channel before the poll wakes: one wake-up, and the page it builds is the last."""
+        if self.submit is not None:
+            first = not self._submit_chunks
+            self._pending = rows
+            while self._pending is not None and self._submit_bytes < self.max_page_bytes:
+                chunk = self._encode_slice(self.max_page_bytes - self._submit_bytes)
+                self._submit_chunks.append(chunk)
+                self._submit_bytes += len(chunk)
+            if self._submit_bytes >= self.max_page_bytes:  # a full page: send it now
+                self.release_submit()
+            elif first:
+                self.submit.rows_arrived()
+            if self._pending is None:
+                return
+            rows, self._pending = self._pending, None  # what did not fit: the next poll's
         try:
             self._send.send_nowait(rows)
         except trio.WouldBlock:
             await self._send.send(rows)
+
+    # -- the POST, answered by the producer or the frontend's timer -------------
+
+    def submit_page(self) -> QueryResults:
+        """The POST's page: the rows encoded into it so far; the last if all are."""
+        self.token += 1
+        chunks, self._submit_chunks, self._submit_bytes = self._submit_chunks, [], 0
+        page = self._page(chunks)
+        self.last_page = page
+        return page
+
+    def release_submit(self) -> None:
+        """Answer the POST now with what it has; polls take the rest."""
+        submit, self.submit = self.submit, None
+        if submit is not None:
+            submit.release()
 
     # -- polls ----------------------------------------------------------------
 
@@ -181,19 +237,15 @@ class TrinoQuery:
         chunks: list[bytes] = []
         size = 0
         end = trio.current_time() + max_wait
-        try:
-            while size < self.max_page_bytes:
+        while size < self.max_page_bytes:
+            if self._pending is None:
+                self._pending = await self._next_rows(end, bool(chunks), on_long_wait)
                 if self._pending is None:
-                    self._pending = await self._next_rows(end, bool(chunks), on_long_wait)
-                    if self._pending is None:
-                        break
-                chunk = self._encode_slice(self.max_page_bytes - size)
-                chunks.append(chunk)
-                size += len(chunk)
-            page = self._page(chunks)
-        finally:
-            if self._page_built is not None:  # the producer waits for this poll
-                self._page_built.set()
+                    break
+            chunk = self._encode_slice(self.max_page_bytes - size)
+            chunks.append(chunk)
+            size += len(chunk)
+        page = self._page(chunks)
         self.last_page = page
         return page
 
@@ -220,17 +272,13 @@ class TrinoQuery:
         return await self._receive_by(end)
 
     async def _receive_by(self, deadline: float) -> pa.RecordBatch | TrinoRows | None:
-        self._poll_waiting = True
-        try:
-            with trio.CancelScope(deadline=deadline):
-                try:
-                    return await self._receive.receive()
-                except trio.EndOfChannel:
-                    self._receive_ended = True
-                    return None
-            return None
-        finally:
-            self._poll_waiting = False
+        with trio.CancelScope(deadline=deadline):
+            try:
+                return await self._receive.receive()
+            except trio.EndOfChannel:
+                self._receive_ended = True
+                return None
+        return None
 
     def _encode_slice(self, budget: int) -> bytes:
         """Encode as many pending rows as fit in `budget` bytes; keep the rest."""
