@@ -43,6 +43,9 @@ from qflux.translate import ENGINE_DIALECTS, Translator
 
 log = structlog.get_logger("qflux.dispatch")
 
+#: The "query finished" lines wait at most this long to be written together.
+FINISHED_LINES_INTERVAL_SECS = 0.005
+
 
 @attrs.define(eq=False)
 class QueryHandle:
@@ -261,7 +264,8 @@ class FinishedLines:
                 if not self._records:
                     await self._wake.wait()
                 self._write()
-                await trio.lowlevel.checkpoint()
+                # Under load, lines are written in batches, with one wake-up for each.
+                await trio.sleep(FINISHED_LINES_INTERVAL_SECS)
         finally:
             self._wake = None
             self._write()

@@ -40,10 +40,6 @@ class Timers:
     async def run(self) -> None:
         heap = self._heap
         while True:
-            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as sleep:
-                self._sleep = sleep
-                await trio.sleep_forever()
-            self._sleep = None
             now = trio.current_time()
             while heap and heap[0][0] <= now:
                 action = heapq.heappop(heap)[2]
@@ -51,7 +47,10 @@ class Timers:
                     action()
                 except Exception:  # one failed action must not stop the others' timers
                     log.exception("timer action failed")
-            # Deadlines set while the actions ran are left for the next pass, and the
-            # task rests for `resolution` first: under load it wakes a bounded number of
-            # times a second, however many deadlines fall due.
-            await trio.sleep(self.resolution)
+            # The task rests at least `resolution` between passes: under load it wakes a
+            # bounded number of times a second, however many deadlines fall due.
+            wake = max(heap[0][0], now + self.resolution) if heap else math.inf
+            with trio.CancelScope(deadline=wake) as sleep:
+                self._sleep = sleep
+                await trio.sleep_forever()
+            self._sleep = None

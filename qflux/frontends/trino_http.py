@@ -297,8 +297,8 @@ class TrinoHttpFrontend:
             schema=client.schema,
             source=client.source,
             tags=session_tags(client.client_tags, client.session_properties),
-            properties=dict(client.session_properties),
-            headers=dict(client.headers),
+            properties=client.session_properties,  # the request's own: no copy needed
+            headers=client.headers,
             client_address=peer,
         )
         handle = self.dispatcher.submit(session, event.sql)

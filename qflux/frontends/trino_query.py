@@ -133,7 +133,9 @@ class TrinoQuery:
         self.submit: Submit | None = None
         self._submit_chunks: list[bytes] = []  # its page's rows, encoded as they come
         self._submit_bytes = 0
-        self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
+        #: Rows for polls: opened only once polls may come (most queries end in the POST).
+        self._send: trio.MemorySendChannel[pa.RecordBatch | TrinoRows] | None = None
+        self._receive: trio.MemoryReceiveChannel[pa.RecordBatch | TrinoRows] | None = None
         self._started = time.time()
 
     @property
@@ -160,8 +162,7 @@ class TrinoQuery:
         except QueryError as exc:
             self.error = exc
         finally:
-            self._produced_all = True
-            self._send.close()  # sync: pollers see the error before end-of-channel
+            self._end_channel()  # sync: pollers see the error before end-of-channel
         if self.submit is not None:  # the POST waits still: its page is the last
             await self._finish_submit()
 
@@ -178,8 +179,25 @@ class TrinoQuery:
             self.update_count = result.update_count
             # All rows are out: let polls finish the last page now, not after the
             # engine and the group slot are released.
-            self._produced_all = True
+            self._end_channel()
+
+    def _end_channel(self) -> None:
+        self._produced_all = True
+        if self._send is not None:
             self._send.close()
+
+    def _channel(
+        self,
+    ) -> tuple[
+        trio.MemorySendChannel[pa.RecordBatch | TrinoRows],
+        trio.MemoryReceiveChannel[pa.RecordBatch | TrinoRows],
+    ]:
+        """The channel to polls, opened on first use (closed already if all is out)."""
+        if self._send is None or self._receive is None:
+            self._send, self._receive = trio.open_memory_channel[pa.RecordBatch | TrinoRows](1)
+            if self._produced_all:
+                self._send.close()
+        return self._send, self._receive
 
     async def _finish_submit(self) -> None:
         submit, self.submit = self.submit, None
@@ -204,10 +222,11 @@ class TrinoQuery:
             if self._pending is None:
                 return
             rows, self._pending = self._pending, None  # what did not fit: the next poll's
+        send = self._channel()[0]
         try:
-            self._send.send_nowait(rows)
+            send.send_nowait(rows)
         except trio.WouldBlock:
-            await self._send.send(rows)
+            await send.send(rows)
 
     # -- the POST, answered by the producer or the frontend's timer -------------
 
@@ -256,7 +275,7 @@ class TrinoQuery:
         rows in hand, wait only a moment, for the end of a small result. Rows already
         waiting cost no cancel scope, and a wait costs one unless it grows long."""
         try:
-            return self._receive.receive_nowait()
+            return self._channel()[1].receive_nowait()
         except trio.WouldBlock:
             pass
         except trio.EndOfChannel:
@@ -274,7 +293,7 @@ class TrinoQuery:
     async def _receive_by(self, deadline: float) -> pa.RecordBatch | TrinoRows | None:
         with trio.CancelScope(deadline=deadline):
             try:
-                return await self._receive.receive()
+                return await self._channel()[1].receive()
             except trio.EndOfChannel:
                 self._receive_ended = True
                 return None
@@ -322,7 +341,7 @@ class TrinoQuery:
         )
 
     def _has_buffered(self) -> bool:
-        return self._receive.statistics().current_buffer_used > 0
+        return self._receive is not None and self._receive.statistics().current_buffer_used > 0
 
     def _columns(self) -> list[dict[str, Any]] | None:
         if self._cluster_columns is not None:
