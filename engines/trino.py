@@ -98,6 +98,8 @@ class TrinoEngine(Engine):
                 self._ssl_context.check_hostname = False
                 self._ssl_context.verify_mode = ssl.CERT_NONE
         self._pools: dict[str, HttpPool] = {}
+        self._statement_url = f"{self.endpoint}/v1/statement"
+        self._statement_origin, self._statement_target = _origin_and_target(self._statement_url)
         self._base_headers = [("User-Agent", f"qflux/{__version__}")]
         if self._auth is not None and self._auth.type == "basic":
             pair = f"{self._auth.username or ''}:{self._auth.password or ''}".encode()
@@ -159,10 +161,11 @@ class TrinoEngine(Engine):
         content: bytes,
         shield: bool = False,
     ) -> tuple[int, bytes]:
-        scheme, netloc, path, query, _ = urllib.parse.urlsplit(url)
-        target = f"{path or '/'}?{query}" if query else path or "/"
-        pool = self._pool(f"{scheme}://{netloc}")
-        return await pool.request(method, target, headers, content, shield=shield)
+        if url == self._statement_url:  # every query's POST: split once
+            origin, target = self._statement_origin, self._statement_target
+        else:
+            origin, target = _origin_and_target(url)
+        return await self._pool(origin).request(method, target, headers, content, shield=shield)
 
     async def _request(
         self,
@@ -207,10 +210,14 @@ class TrinoEngine(Engine):
             raise QueryError(
                 ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' sent a page that is not JSON"
             ) from exc
+        if not isinstance(body, dict):
+            raise QueryError(
+                ErrorCode.ENGINE_ERROR, f"cluster '{self.name}' sent a page that is not an object"
+            )
         error = body.get("error")
         if error:
             raise _query_error(error)
-        return dict(body)
+        return body
 
     @asynccontextmanager
     async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
@@ -224,7 +231,7 @@ class TrinoEngine(Engine):
             # after the id is kept, and the finally below deletes the query.
             page = await self._request(
                 "POST",
-                f"{self.endpoint}/v1/statement",
+                self._statement_url,
                 content=sql.encode(),
                 headers=self._headers(session),
                 shield=True,
@@ -341,6 +348,12 @@ class _TrinoResult(Result):
     async def trino_rows(self) -> AsyncIterator[TrinoRows]:
         async for rows in self._pages():
             yield TrinoRows(orjson.dumps(rows), len(rows))
+
+
+def _origin_and_target(url: str) -> tuple[str, str]:
+    """`scheme://host:port` and the request target (path and query) of a URL."""
+    scheme, netloc, path, query, _ = urllib.parse.urlsplit(url)
+    return f"{scheme}://{netloc}", f"{path or '/'}?{query}" if query else path or "/"
 
 
 def _query_error(error: dict[str, Any]) -> QueryError:

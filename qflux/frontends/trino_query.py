@@ -19,7 +19,6 @@ lost a response can fetch it again (as the Trino client does on a network error)
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,7 +26,14 @@ from typing import Any, Protocol
 import pyarrow as pa
 import trio
 
-from qflux.core import CancelReason, QueryError, QueryStatus, TrinoRows, new_query_id
+from qflux.core import (
+    CancelReason,
+    QueryError,
+    QueryStatus,
+    TrinoRows,
+    new_query_id,
+    random_hex,
+)
 from qflux.dispatch import Dispatcher, QueryHandle
 from qflux.frontends.trino_types import TrinoEncoder
 from qflux.protocols.trino_http import EncodedResults, QueryResults, SessionUpdate
@@ -108,7 +114,7 @@ class TrinoQuery:
         update_type: str | None = None,
     ) -> None:
         self.handle = handle
-        self.slug = secrets.token_hex(8)
+        self.slug = random_hex(8)  # unguessable: only the client knows its query's URIs
         self.base_uri = base_uri
         self.max_page_bytes = max_page_bytes
         self.update = update
