@@ -159,6 +159,7 @@ class HttpPool:
             deadline = trio.current_time() + self.read_timeout
             with trio.CancelScope(deadline=deadline, shield=shield):
                 await send_all(conn.stream, data)
+                drained = True  # the answer takes a round trip: wait before reading
                 while True:
                     message = conn.reader.next_message()
                     if isinstance(message, Message):
@@ -168,7 +169,8 @@ class HttpPool:
                             "connection closed before the response",
                             unsent=reused and not answered,
                         )
-                    chunk = await receive_some(conn.stream, RECEIVE_BYTES)
+                    chunk = await receive_some(conn.stream, RECEIVE_BYTES, ready=not drained)
+                    drained = len(chunk) < RECEIVE_BYTES
                     answered = answered or bool(chunk)
                     conn.reader.feed(chunk)
             raise TransportError("no response in time", unsent=False)

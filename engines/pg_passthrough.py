@@ -146,6 +146,7 @@ class WireConnection:
         self.secret = b""
         self.busy = False  # a statement is sent and its ReadyForQuery not yet read
         self.idle_since = 0.0
+        self._drained = False  # nothing is left to read: the next read waits first
 
     def close(self) -> None:
         """At once, without Terminate or a TLS goodbye: the server needs neither."""
@@ -174,13 +175,15 @@ class WireConnection:
         """The server's next message, read from the socket when not already here."""
         while (event := self.buffered_event()) is None:
             try:
-                data = await receive_some(self.stream, RECEIVE_BYTES)
+                data = await receive_some(self.stream, RECEIVE_BYTES, ready=not self._drained)
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise WireError(f"connection failed: {exc}") from exc
+            self._drained = len(data) < RECEIVE_BYTES
             self.machine.receive_data(data)
         return event
 
     async def send(self, data: bytes) -> None:
+        self._drained = True  # the answer takes a round trip
         try:
             await send_all(self.stream, data)
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:

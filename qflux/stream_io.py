@@ -24,21 +24,27 @@ import trio
 __all__ = ["receive_some", "send_all"]
 
 
-async def receive_some(stream: trio.abc.ReceiveStream, max_bytes: int) -> bytes:
-    """Up to `max_bytes` from `stream`; b"" at end of stream."""
+async def receive_some(
+    stream: trio.abc.ReceiveStream, max_bytes: int, *, ready: bool = True
+) -> bytes:
+    """Up to `max_bytes` from `stream`; b"" at end of stream. `ready=False` says the
+    bytes are not expected to be there yet (the peer was just sent a request, or the
+    last read drained the socket): the read then waits first, rather than spend a
+    system call and an exception on finding nothing."""
     if type(stream) is not trio.SocketStream:
         return bytes(await stream.receive_some(max_bytes))  # the same object for bytes
     sock = stream.socket
-    await trio.lowlevel.checkpoint_if_cancelled()
-    try:
-        data = os.read(_descriptor(sock), max_bytes)
-    except BlockingIOError:
-        pass
-    except OSError as exc:
-        raise _stream_error(exc) from exc
-    else:
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return data
+    if ready:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            data = os.read(_descriptor(sock), max_bytes)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise _stream_error(exc) from exc
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
     while True:
         await trio.lowlevel.wait_readable(sock)
         try:

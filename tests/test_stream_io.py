@@ -108,3 +108,21 @@ async def test_other_streams_use_their_own_methods() -> None:
     left, right = trio.testing.memory_stream_pair()
     await send_all(left, b"over memory")
     assert await receive_some(right, 100) == b"over memory"
+
+
+async def test_a_read_told_to_wait_first_still_gets_bytes_already_there_and_eof() -> None:
+    left, right = _pair()
+    await send_all(left, b"already here")
+    assert await receive_some(right, 100, ready=False) == b"already here"
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_all, left, b"later")
+        assert await receive_some(right, 100, ready=False) == b"later"
+    await left.aclose()
+    assert await receive_some(right, 100, ready=False) == b""
+
+
+async def test_a_read_told_to_wait_first_is_cancelled_while_it_waits() -> None:
+    _left, right = _pair()
+    with trio.move_on_after(0.05) as scope:
+        await receive_some(right, 100, ready=False)
+    assert scope.cancelled_caught

@@ -425,12 +425,14 @@ class PostgresWireFrontend:
         for the rest of a message, so a pipelining client is held back by its socket.
         """
         conn = session.conn
+        drained = False
         with scope:
             try:
                 while True:
                     while conn.buffered_bytes >= READ_AHEAD_BYTES and not session.waiting:
                         await session.room.park()
-                    data = await receive_some(session.stream, RECEIVE_BYTES)
+                    data = await receive_some(session.stream, RECEIVE_BYTES, ready=not drained)
+                    drained = len(data) < RECEIVE_BYTES  # the next read waits first
                     conn.receive_data(data)
                     session.arrived.unpark_all()
                     if not data:

@@ -148,6 +148,7 @@ class TrinoHttpFrontend:
         then the Event it sets when it has closed the connection."""
         idle = trio.CancelScope()  # one scope, its deadline moved per request
         successor: trio.Event | None = None
+        drained = False  # the last read took all there was: the next one waits first
         async with trio.open_nursery() as watchers:
             try:
                 with idle:
@@ -155,7 +156,9 @@ class TrinoHttpFrontend:
                         event = conn.next_event()
                         if event is NEED_DATA:
                             idle.deadline = trio.current_time() + KEEP_ALIVE_IDLE_SECS
-                            conn.receive_data(await receive_some(stream, RECEIVE_BYTES))
+                            data = await receive_some(stream, RECEIVE_BYTES, ready=not drained)
+                            drained = len(data) < RECEIVE_BYTES
+                            conn.receive_data(data)
                             continue
                         idle.deadline = math.inf
                         if isinstance(event, ConnectionClosed):
