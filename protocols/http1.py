@@ -159,7 +159,7 @@ class MessageReader:
 
     def _take_head(self) -> NeedData | _End | None:
         buf = self._buf
-        while buf[:2] == b"\r\n":  # stray line breaks between messages (RFC 9112 2.2)
+        while buf.startswith(b"\r\n"):  # stray line breaks between messages (RFC 9112 2.2)
             del buf[:2]
         end = buf.find(b"\r\n\r\n", 0, self.max_head_bytes + 4)
         if end < 0:
@@ -196,7 +196,8 @@ class MessageReader:
     def _frame(self, start: tuple[str, str, str], headers: dict[str, str]) -> None:
         """How the body is delimited, and whether the connection stays open after it."""
         version = start[2] if not self.response else start[0]
-        tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+        connection = headers.get("connection")
+        tokens = {t.strip().lower() for t in connection.split(",")} if connection else ()
         keep_alive = "close" not in tokens if version == "1.1" else "keep-alive" in tokens
         coding = headers.get("transfer-encoding")
         length = headers.get("content-length")
@@ -207,8 +208,11 @@ class MessageReader:
                 raise HttpError(501, f"unsupported Transfer-Encoding {coding[:40]!r}")
             self._length, self._chunk_left = -1, -1
         elif length is not None:
-            values = {v.strip() for v in length.split(",")}
-            value = values.pop() if len(values) == 1 else ""
+            if "," in length:  # repeated: allowed only if every value is the same
+                values = {v.strip() for v in length.split(",")}
+                value = values.pop() if len(values) == 1 else ""
+            else:
+                value = length.strip()
             if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 raise HttpError(400, f"invalid Content-Length {length[:40]!r}")
             self._length = int(value)
