@@ -7,6 +7,7 @@ import decimal
 import json
 import socket
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -433,3 +434,45 @@ def test_pytest_plugin_fixture_serves_the_embedded_default(qflux_proxy):
     cur = trino.dbapi.connect(host="127.0.0.1", port=qflux_proxy.port(), user="me").cursor()
     cur.execute("SELECT 6 * 7")
     assert cur.fetchall() == [[42]]
+
+
+def _raw_info_request(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: qflux\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the answer"
+        answer += chunk
+    return answer
+
+
+def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not(make_proxy, monkeypatch):
+    import qflux.frontends.trino_http as frontend
+
+    monkeypatch.setattr(frontend, "KEEP_ALIVE_IDLE_SECS", 0.4)
+    with make_proxy(duckdb_config()) as proxy:
+        port = proxy.address("trinoHttp")[1]
+        with (
+            socket.create_connection(("127.0.0.1", port)) as idle,
+            socket.create_connection(("127.0.0.1", port)) as busy,
+        ):
+            assert _raw_info_request(idle).startswith(b"HTTP/1.1 200")
+            for _ in range(8):  # 1.2 s of requests, never 0.4 s apart
+                assert _raw_info_request(busy).startswith(b"HTTP/1.1 200")
+                time.sleep(0.15)
+            idle.settimeout(5)
+            assert idle.recv(1) == b""  # closed by the proxy long since
+            assert _raw_info_request(busy).startswith(b"HTTP/1.1 200")
+
+
+def test_a_query_outlasting_the_idle_timeout_in_its_post_is_not_cut(make_proxy, monkeypatch):
+    import qflux.frontends.trino_http as frontend
+
+    monkeypatch.setattr(frontend, "KEEP_ALIVE_IDLE_SECS", 0.3)
+    with make_proxy(duckdb_config(maxRunningQueries=1)) as proxy:
+        holder = hold_slot(proxy)
+        request, status = submit(proxy, "SELECT 5 AS five")
+        assert status.stats["state"] == "QUEUED"  # its POST's task waits for the slot
+        time.sleep(1.0)  # over three idle timeouts, queued
+        holder.cancel()
+        assert drain(request, status) == ([[5]], "FINISHED")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -64,6 +63,9 @@ DEFAULT_MAX_WAIT = 1.0
 SUBMIT_WAIT = 0.1
 #: A connection idle this long between requests is closed (clients reconnect).
 KEEP_ALIVE_IDLE_SECS = 300.0
+#: How often at most a connection's idleness is looked at: a closed connection's
+#: pending look stays in the timer heap this long.
+KEEP_ALIVE_CHECK_SECS = 30.0
 #: A fully delivered query is kept this long so a client can re-fetch the last page.
 DELIVERED_RETENTION_SECS = 30.0
 REAPER_INTERVAL = 1.0
@@ -146,21 +148,21 @@ class TrinoHttpFrontend:
     ) -> trio.Event | None:
         """Serve requests until the connection closes; or until another task serves it,
         then the Event it sets when it has closed the connection."""
-        idle = trio.CancelScope()  # one scope, its deadline moved per request
+        idle = _KeepAlive(self._timers)
         successor: trio.Event | None = None
         drained = False  # the last read took all there was: the next one waits first
         async with trio.open_nursery() as watchers:
             try:
-                with idle:
+                with idle.scope:
                     while True:
                         event = conn.next_event()
                         if event is NEED_DATA:
-                            idle.deadline = trio.current_time() + KEEP_ALIVE_IDLE_SECS
+                            idle.waiting_since = trio.current_time()
                             data = await receive_some(stream, RECEIVE_BYTES, ready=not drained)
+                            idle.waiting_since = None
                             drained = len(data) < RECEIVE_BYTES
                             conn.receive_data(data)
                             continue
-                        idle.deadline = math.inf
                         if isinstance(event, ConnectionClosed):
                             break
                         served = await self._serve_request(event, conn, stream, peer, watchers)
@@ -181,6 +183,7 @@ class TrinoHttpFrontend:
                     stream, conn.error_response(RemoteProtocolError(500, "internal error"))
                 )
             finally:
+                idle.stopped = True
                 watchers.cancel_scope.cancel()
                 if successor is None:
                     await _close_quietly(stream)
@@ -416,6 +419,37 @@ def _sendable(query: TrinoQuery, page: QueryResults) -> QueryResults | EncodedRe
         return page
     query.last_encoded = encode_results(page)
     return query.last_encoded
+
+
+class _KeepAlive:
+    """Closes a connection that has waited KEEP_ALIVE_IDLE_SECS for its client's bytes.
+
+    A wait notes when it began; the frontend's timer task looks at least every
+    KEEP_ALIVE_CHECK_SECS and cancels `scope` only during a wait that has lasted the
+    whole time. So a request costs two attribute writes, not two moves of a cancel
+    scope's deadline, and a long answer (a query run in its POST's task) is never cut.
+    """
+
+    def __init__(self, timers: Timers) -> None:
+        self.scope = trio.CancelScope()
+        self.waiting_since: float | None = None
+        self.stopped = False
+        self._timers = timers
+        self._check_from(trio.current_time())
+
+    def _check_from(self, start: float) -> None:
+        now = trio.current_time()
+        when = min(start + KEEP_ALIVE_IDLE_SECS, now + KEEP_ALIVE_CHECK_SECS)
+        self._timers.call_at(when, self._check)
+
+    def _check(self) -> None:
+        if self.stopped:
+            return
+        since = self.waiting_since
+        if since is not None and trio.current_time() - since >= KEEP_ALIVE_IDLE_SECS:
+            self.scope.cancel()
+        else:
+            self._check_from(trio.current_time() if since is None else since)
 
 
 class _Submit:
