@@ -466,12 +466,12 @@ def _query_results_body(r: QueryResults) -> list[bytes]:
         if value is not None:
             before[key] = value
     after: dict[str, Any] = {"stats": r.stats}
-    for key, value in (
+    for name, member in (
         ("error", r.error), ("warnings", r.warnings), ("updateType", r.update_type),
         ("updateCount", r.update_count),
     ):  # fmt: skip
-        if value is not None:
-            after[key] = value
+        if member is not None:
+            after[name] = member
     parts = [_dumps(before)[:-1]]
     if r.data_json is not None:
         parts += (b',"data":', r.data_json)
