@@ -480,6 +480,7 @@ def _query_results_body(r: QueryResults) -> list[bytes]:
 
 
 _JSON, _TEXT = "application/json", "text/plain; charset=utf-8"
+_PAGE_HEAD = f"HTTP/1.1 200 OK\r\nContent-Type: {_JSON}\r\nContent-Length: ".encode()
 
 
 def _encode(event: OutgoingEvent) -> tuple[int, list[tuple[str, str]], list[bytes]]:
@@ -637,6 +638,10 @@ class TrinoHttpConnection:
         """The complete response to the request being served, as bytes to write."""
         if self._state is not _State.SERVING:
             raise LocalProtocolError(f"no request to respond to in state {self._state.name}")
+        if type(event) is EncodedResults and not event.headers and self._keep_alive:
+            # Most answers: a page and nothing else, so no header needs checking.
+            self._move("respond")
+            return b"%s%d\r\n\r\n%s" % (_PAGE_HEAD, len(event.body), event.body)
         status, headers, body = _encode(event)
         if not self._keep_alive:
             headers.append(("Connection", "close"))

@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
+from qflux.protocols.http1 import encode_response
 from qflux.protocols.trino_http import (
     NEED_DATA,
     CancelStatement,
     ConnectionClosed,
+    EncodedResults,
     FetchResults,
     GetQueryInfo,
     GetServerInfo,
@@ -792,3 +794,13 @@ def test_decoded_values_match_urllib() -> None:
     event = event_of(submit("SELECT 1", [("X-Trino-Session", header)]))
     assert isinstance(event, SubmitStatement)
     assert event.session.session_properties == {"k": value}
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"id":"q","data":[[1]]}', b"x" * 70_000])
+def test_a_plain_page_is_framed_as_the_general_encoder_frames_it(body: bytes) -> None:
+    conn, _ = serving(submit())
+    fast = conn.send(EncodedResults(body))
+    assert fast == encode_response(200, [("Content-Type", "application/json")], [body])
+    response, received, _ = parse_response(fast, b"POST")
+    assert response.status_code == 200 and received == body
+    assert not conn.should_close  # kept alive, ready for the next request
