@@ -476,3 +476,63 @@ def test_a_query_outlasting_the_idle_timeout_in_its_post_is_not_cut(make_proxy, 
         time.sleep(1.0)  # over three idle timeouts, queued
         holder.cancel()
         assert drain(request, status) == ([[5]], "FINISHED")
+
+
+def test_a_small_result_of_several_batches_is_answered_finished_in_its_post(proxy):
+    _, status = submit(proxy, "SELECT i FROM range(70000) t(i) ORDER BY i")  # 2 batches
+    assert status.next_uri is None and status.stats["state"] == "FINISHED"
+    assert [row[0] for row in status.rows] == list(range(70000))
+
+
+def _read_response(sock: socket.socket, buffered: bytes) -> tuple[bytes, bytes]:
+    """One whole HTTP response (head and Content-Length body) and the bytes after it."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the answer"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        .split(b":")[1]
+        .strip()
+    )
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed in the body"
+        rest += chunk
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+def test_a_post_answered_before_its_end_hands_the_connection_on_with_pipelined_requests(
+    make_proxy,
+):
+    with make_proxy(duckdb_config(maxRunningQueries=1)) as proxy:
+        holder = hold_slot(proxy)
+        port = proxy.address("trinoHttp")[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sql = b"SELECT 7 AS seven"
+            sock.sendall(
+                b"POST /v1/statement HTTP/1.1\r\nHost: qflux\r\nX-Trino-User: t\r\n"
+                b"Content-Length: %d\r\n\r\n%s"
+                % (len(sql), sql)
+                + b"GET /v1/info HTTP/1.1\r\nHost: qflux\r\n\r\n"  # pipelined behind it
+            )
+            first, rest = _read_response(sock, b"")
+            page = json.loads(first.partition(b"\r\n\r\n")[2])
+            assert page["stats"]["state"] == "QUEUED"  # still waiting for the slot
+            info, rest = _read_response(sock, rest)  # answered while the query waits
+            assert b'"coordinator"' in info
+            assert group_load(proxy) == (1, 1)
+            holder.cancel()
+            next_uri = urlsplit(page["nextUri"])
+            rows: list = []
+            while True:
+                sock.sendall(b"GET %s HTTP/1.1\r\nHost: qflux\r\n\r\n" % next_uri.path.encode())
+                answer, rest = _read_response(sock, rest)
+                page = json.loads(answer.partition(b"\r\n\r\n")[2])
+                rows += page.get("data", [])
+                if "nextUri" not in page:
+                    break
+                next_uri = urlsplit(page["nextUri"])
+            assert rows == [[7]] and page["stats"]["state"] == "FINISHED"
