@@ -536,3 +536,33 @@ def test_a_post_answered_before_its_end_hands_the_connection_on_with_pipelined_r
                     break
                 next_uri = urlsplit(page["nextUri"])
             assert rows == [[7]] and page["stats"]["state"] == "FINISHED"
+
+
+def test_a_producer_failing_after_its_post_was_answered_leaves_the_connection_alone(
+    proxy, monkeypatch
+):
+    from qflux.frontends.trino_query import TrinoQuery as ProxyQuery
+
+    async def answer_then_fail(self, dispatcher):
+        self.release_submit()  # as when the first page fills or the client waited long
+        dispatcher.finish_local(self.handle)
+        raise RuntimeError("a bug after the answer")
+
+    monkeypatch.setattr(ProxyQuery, "_run", answer_then_fail)
+    port = proxy.address("trinoHttp")[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sql = b"SELECT 1"
+        sock.sendall(
+            b"POST /v1/statement HTTP/1.1\r\nHost: qflux\r\nX-Trino-User: t\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(sql), sql)
+        )
+        first, rest = _read_response(sock, b"")
+        assert first.startswith(b"HTTP/1.1 200") and b'"nextUri"' in first
+        sock.sendall(b"GET /v1/info HTTP/1.1\r\nHost: qflux\r\n\r\n")
+        info, rest = _read_response(sock, rest)  # the connection still serves, unharmed
+        assert info.startswith(b"HTTP/1.1 200") and b'"coordinator"' in info
+        next_uri = urlsplit(json.loads(first.partition(b"\r\n\r\n")[2])["nextUri"]).path
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: qflux\r\n\r\n" % next_uri.encode())
+        last, rest = _read_response(sock, rest)  # the query's end, as the channel closed
+        assert last.startswith(b"HTTP/1.1 200") and b'"nextUri"' not in last
+        assert rest == b""

@@ -239,6 +239,11 @@ class TrinoHttpFrontend:
         self._timers.call_at(trio.current_time() + WATCH_AFTER_SECS, submit.watch_now)
         try:
             await query.produce(self.dispatcher)
+        except Exception:
+            if submit.successor is None:
+                raise  # the connection is still this task's: it answers the failure
+            # Another task owns the connection now: a word here would garble its answers.
+            log.exception("trino query failed after its POST was answered", query_id=query.id)
         finally:
             submit.answered = True  # answered, or never to be: the timers leave it alone
         return submit.sent if submit.successor is None else submit.successor
