@@ -19,12 +19,12 @@ async def test_actions_run_at_their_deadlines_in_order_and_not_before() -> None:
         start = trio.current_time()
         for name, delay in (("late", 0.05), ("early", 0.01), ("tie-1", 0.03), ("tie-2", 0.03)):
             timers.call_at(start + delay, lambda name=name: ran.append((name, trio.current_time())))
-        await trio.sleep(0.1)
+        await trio.sleep(0.3)
         nursery.cancel_scope.cancel()
     assert [name for name, _ in ran] == ["early", "tie-1", "tie-2", "late"]
     due = {"early": 0.01, "tie-1": 0.03, "tie-2": 0.03, "late": 0.05}
     for name, when in ran:
-        assert start + due[name] <= when < start + due[name] + 0.04, name
+        assert start + due[name] <= when < start + due[name] + 0.2, name  # late, never early
 
 
 def test_an_earlier_deadline_wakes_a_task_sleeping_until_a_later_one() -> None:
@@ -59,7 +59,7 @@ async def test_a_failing_action_does_not_stop_the_others() -> None:
         timers.call_at(now + 0.01, fail)
         timers.call_at(now + 0.01, lambda: ran.append("after"))
         timers.call_at(now + 0.03, lambda: ran.append("later"))
-        await trio.sleep(0.08)
+        await trio.sleep(0.3)
         nursery.cancel_scope.cancel()
     assert ran == ["after", "later"]
 

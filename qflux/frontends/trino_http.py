@@ -211,7 +211,7 @@ class TrinoHttpFrontend:
         watch = _Watch(stream, conn, serving, watchers)
         if isinstance(event, SubmitStatement):
             return await self._serve_submit(event, conn, stream, peer, watch)
-        response = await self._respond(event, conn, peer, serving, watch.start)
+        response = await self._respond(event, conn, serving, watch.start)
         watch.stop()
         if conn.peer_closed:
             return False
@@ -229,7 +229,7 @@ class TrinoHttpFrontend:
         watch: _Watch,
     ) -> bool | trio.Event:
         try:
-            query = self._submit(event, conn, peer)
+            query = self._submit(event, peer)
         except QueryError as exc:  # refused before it exists (shutting down)
             await send_all(stream, conn.send(rejected(exc)))
             return True
@@ -259,7 +259,6 @@ class TrinoHttpFrontend:
         self,
         event: Any,
         conn: TrinoHttpConnection,
-        peer: str | None,
         serving: list[TrinoQuery],
         on_long_wait: Callable[[], None],
     ) -> bytes:
@@ -297,9 +296,7 @@ class TrinoHttpFrontend:
 
     # -- queries ----------------------------------------------------------------
 
-    def _submit(
-        self, event: SubmitStatement, conn: TrinoHttpConnection, peer: str | None
-    ) -> TrinoQuery:
+    def _submit(self, event: SubmitStatement, peer: str | None) -> TrinoQuery:
         client = event.session
         session = Session(
             protocol=FrontendProtocol.TRINO_HTTP,
