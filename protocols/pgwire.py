@@ -831,6 +831,10 @@ class State(enum.Enum):
     ERROR = "error"  # the client broke the protocol: only the ErrorResponse is left to send
     CLOSED = "closed"  # Terminate, CancelRequest or a fatal error: nothing more either way
 
+    # Members are singletons: identity hashes them in C, where Enum's own hash is a Python
+    # call, and every message looks its (state, trigger) up in the table below.
+    __hash__ = object.__hash__
+
 
 _S = State
 _LIVE = tuple(s for s in State if s not in (_S.ERROR, _S.CLOSED))

@@ -512,6 +512,8 @@ class _State(enum.Enum):
     CLOSED = "closed"  # no more requests on this connection
     ERROR = "error"  # protocol broken (peer, or a failed send); only error_response() is left
 
+    __hash__ = object.__hash__  # members are singletons: a C hash for each transition lookup
+
 
 _S = _State
 _TRANSITIONS: dict[tuple[_State, str], _State] = {

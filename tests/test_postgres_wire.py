@@ -9,12 +9,14 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import uuid
 
 import asyncpg
 import psycopg
 import pytest
 
+from qflux.frontends import postgres_wire
 from qflux.testing import pgbench_tables
 
 from .conftest import duckdb_config, group_load, wait_until
@@ -198,6 +200,45 @@ def test_a_query_sent_just_before_a_hang_up_is_cancelled(pg_proxy):
     record = wait_until(finished, timeout=5)
     assert record.cancel_reason == "client_disconnect"
     wait_until(lambda: pg_proxy.call(lambda: engine.active_calls) == 0, timeout=2)
+
+
+def _query_message(sql: str) -> bytes:
+    body = sql.encode() + b"\0"
+    return b"Q" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+def _first_values(sock: socket.socket, queries: int) -> list[bytes]:
+    """The first column of each DataRow, until `queries` ReadyForQuery have come."""
+    values: list[bytes] = []
+    buffer = b""
+    while queries:
+        while len(buffer) < 5 or len(buffer) < 1 + int.from_bytes(buffer[1:5], "big"):
+            chunk = sock.recv(65536)
+            assert chunk, "closed before the answers"
+            buffer += chunk
+        end = 1 + int.from_bytes(buffer[1:5], "big")
+        kind, body, buffer = buffer[:1], buffer[5:end], buffer[end:]
+        if kind == b"D":
+            length = int.from_bytes(body[2:6], "big")
+            values.append(body[6 : 6 + length])
+        elif kind == b"Z":
+            queries -= 1
+    return values
+
+
+def test_a_message_sent_while_a_long_query_runs_is_answered_in_turn(pg_proxy):
+    """A query still running after WATCH_AFTER_SECS gets a task reading the socket (it
+    sees a hang-up at once); what that task reads is the session's next message,
+    answered after the first, and the session reads for itself again afterwards."""
+    sock = _startup(pg_proxy.port("postgresWire"))
+    with sock:
+        sock.sendall(_query_message("SELECT sum(i) FROM range(100000000) t(i)"))
+        time.sleep(postgres_wire.WATCH_AFTER_SECS * 3)  # the read-ahead task runs by now
+        sock.sendall(_query_message("SELECT 42"))
+        assert _first_values(sock, 2) == [b"4999999950000000", b"42"]
+        for value in (7, 8):
+            sock.sendall(_query_message(f"SELECT {value}"))
+            assert _first_values(sock, 1) == [str(value).encode()]
 
 
 def test_a_pipeline_larger_than_the_read_ahead_gets_every_answer(pg_proxy):

@@ -54,6 +54,13 @@ _CONNECTION_KEYS = frozenset(
     {"user", "database", "options", "replication", "application_name", "client_encoding"}
 )
 _FIRST_WORDS = re.compile(r"^\s*(\w+)(?:\s+(\w+))?", re.S)
+_LEADING_WORD = re.compile(r"\s*([A-Za-z]*)")
+#: The first word of every statement answered here. Most statements are queries for an
+#: engine, and one look at the first word spares each of them the patterns above.
+_LOCAL_WORDS = frozenset(
+    {"SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "START", "COMMIT", "END", "ABORT", "SET",
+     "RESET", "SHOW", "DISCARD"}
+)  # fmt: skip
 
 
 @attrs.frozen
@@ -82,6 +89,11 @@ class PgSessionState:
 
     def answer(self, sql: str) -> LocalAnswer | None:
         """Answer a session command, or None when the statement is for the engine."""
+        word = _leading_word(sql)
+        if word == "SELECT":  # only a session function is answered here
+            return None if self.failed_transaction else self._function_answer(sql)
+        if word not in _LOCAL_WORDS:
+            return None
         if m := _SAVEPOINT.match(sql):  # nothing to undo: queries ran as they came
             word = m.group(1).split()[0].upper()
             if word == "ROLLBACK":
@@ -99,10 +111,6 @@ class PgSessionState:
             return self._reset(m.group(1))
         if _SHOW_ISOLATION.match(sql):
             return LocalAnswer("SHOW", show=("transaction_isolation", "read committed"))
-        if m := _SESSION_FUNCTION.match(sql):
-            name = m.group(1).lower()
-            column = (m.group(2) or name).strip('"')
-            return LocalAnswer("SELECT 1", show=(column, self._session_function(name)))
         if m := _SHOW.match(sql):
             name = m.group(1)
             value = self._lookup(name)
@@ -116,14 +124,25 @@ class PgSessionState:
     def local_columns(self, sql: str) -> tuple[str, ...] | None:
         """Without side effects: the result column a locally answered statement returns,
         () for one that returns no rows, None when the engine must answer it."""
+        word = _leading_word(sql)
+        if word == "SELECT":
+            m = _SESSION_FUNCTION.match(sql)
+            return None if m is None else ((m.group(2) or m.group(1).lower()).strip('"'),)
+        if word not in _LOCAL_WORDS:
+            return None
         if _SHOW_ISOLATION.match(sql):
             return ("transaction_isolation",)
-        if m := _SESSION_FUNCTION.match(sql):
-            return ((m.group(2) or m.group(1).lower()).strip('"'),)
         if m := _SHOW.match(sql):
             return (m.group(1).lower(),) if self._lookup(m.group(1)) is not None else None
         if any(p.match(sql) for p in (_SAVEPOINT, _TX, _SET_TIME_ZONE, _SET, _RESET, _DISCARD)):
             return ()
+        return None
+
+    def _function_answer(self, sql: str) -> LocalAnswer | None:
+        if m := _SESSION_FUNCTION.match(sql):
+            name = m.group(1).lower()
+            column = (m.group(2) or name).strip('"')
+            return LocalAnswer("SELECT 1", show=(column, self._session_function(name)))
         return None
 
     def apply_startup(self, startup: Mapping[str, str]) -> None:
@@ -202,3 +221,9 @@ def command_tag(sql: str, rows: int, count: int | None) -> str:
     if first in ("SELECT", "WITH", "VALUES", "TABLE", "SHOW", "DESCRIBE", "EXPLAIN", "FROM"):
         return f"SELECT {rows}"
     return first or "SELECT 0"
+
+
+def _leading_word(sql: str) -> str:
+    match = _LEADING_WORD.match(sql)
+    assert match is not None  # the pattern matches any string
+    return match.group(1).upper()

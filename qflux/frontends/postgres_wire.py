@@ -1,17 +1,20 @@
 """PostgreSQL wire frontend: sockets <-> the sans-IO machine <-> dispatch.
 
 One task per connection. A query runs inside that task (PostgreSQL clients wait for
-each answer), while a watcher keeps reading the socket into the machine: a client
-that pipelines its next messages is buffered, and one that hangs up cancels the
-running query at once. A CancelRequest on another connection, matched by process id
-and secret, cancels the running query of that session; a wrong key does nothing and
-says nothing.
+each answer), and the same task reads the client's next messages between queries. A
+query still running after `WATCH_AFTER_SECS` gets a read-ahead task on the socket: a
+client that pipelines its next messages is buffered, and one that hangs up cancels the
+query at once. Most queries end sooner, and a task handing each message on to the
+session cost every point query a trip through the scheduler. A CancelRequest on
+another connection, matched by process id and secret, cancels the running query of
+that session; a wrong key does nothing and says nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hmac
 import math
 import secrets
@@ -61,6 +64,7 @@ from qflux.frontends.pg_types import (
     cached_encoder,
     decode_parameter,
 )
+from qflux.frontends.timers import Timers
 from qflux.protocols import pgwire as pg
 from qflux.protocols import pgwire_client as wire
 from qflux.stream_io import receive_some, send_all
@@ -76,6 +80,9 @@ FLUSH_BYTES = 65_536
 #: Read ahead at most this much of the client's next messages (more only to complete
 #: one message the session is waiting for).
 READ_AHEAD_BYTES = 1 << 20
+#: A query still running after this long gets a task reading the client's socket.
+WATCH_AFTER_SECS = 0.02
+TIMER_RESOLUTION_SECS = 0.005
 
 #: SQLSTATE for each protocol-neutral error class.
 SQLSTATES = {code: code.sqlstate for code in ErrorCode}
@@ -157,7 +164,10 @@ class _Connection:
     database: str | None = None
     peer: str | None = None
     running: QueryHandle | None = None
-    nursery: trio.Nursery | None = None  # the reader's and suspended portals' tasks
+    nursery: trio.Nursery | None = None  # a read-ahead's and suspended portals' tasks
+    reader: trio.CancelScope | None = None  # the read-ahead task's, while one runs
+    receiving: bool = False  # the session's own task is reading the socket
+    drained: bool = False  # the last read took all there was: the next one waits first
     arrived: trio.lowlevel.ParkingLot = attrs.Factory(trio.lowlevel.ParkingLot)
     room: trio.lowlevel.ParkingLot = attrs.Factory(trio.lowlevel.ParkingLot)
     waiting: bool = False  # the session needs more bytes to go on
@@ -241,6 +251,7 @@ class PostgresWireFrontend:
         self.catalog = CatalogAnswers(dispatcher)
         self._tls = _tls_context(config) if config.tls is not None else None
         self._auth_required = auth.required
+        self._timers = Timers(resolution=TIMER_RESOLUTION_SECS)
         method = config.auth_method or ("scram-sha-256" if auth.provider == "static" else "trust")
         if config.enabled:  # SCRAM verifiers are derived up front: slow by design
             self.authenticator = Authenticator(
@@ -253,7 +264,9 @@ class PostgresWireFrontend:
         *,
         task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        await trio.serve_listeners(self._handle, listeners, task_status=task_status)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._timers.run)
+            task_status.started(await nursery.start(trio.serve_listeners, self._handle, listeners))
 
     # -- connection life ---------------------------------------------------------
 
@@ -400,56 +413,31 @@ class PostgresWireFrontend:
     # -- messages ------------------------------------------------------------------
 
     async def _serve(self, session: _Connection) -> None:
-        reading = trio.CancelScope()
         try:
             async with trio.open_nursery() as nursery:
                 session.nursery = nursery
-                nursery.start_soon(self._read_ahead, session, reading)
                 try:
                     await self._messages(session)
                 finally:
-                    reading.cancel()
+                    session.nursery = None  # no read-ahead starts from now on
+                    if session.reader is not None:
+                        session.reader.cancel()
                     for portal in session.portals.values():
                         if portal.cursor is not None:
                             portal.cursor.cancel(CancelReason.CLIENT_DISCONNECT)
         except BaseExceptionGroup as group:  # a protocol violation gets its FATAL reply
             raise unwrap_group(group) from None
 
-    async def _read_ahead(self, session: _Connection, scope: trio.CancelScope) -> None:
-        """The connection's receiving side, for the session's life: buffer the client's
-        bytes as they come, and cancel the running query when the client hangs up.
-
-        A task per connection, so a query needs no watcher of its own: starting and
-        cancelling one per query cost about a sixth of a point query's proxy time.
-        Reading stops at READ_AHEAD_BYTES of unread input unless the session waits
-        for the rest of a message, so a pipelining client is held back by its socket.
-        """
-        conn = session.conn
-        drained = False
-        with scope:
-            try:
-                while True:
-                    while conn.buffered_bytes >= READ_AHEAD_BYTES and not session.waiting:
-                        await session.room.park()
-                    data = await receive_some(session.stream, RECEIVE_BYTES, ready=not drained)
-                    drained = len(data) < RECEIVE_BYTES  # the next read waits first
-                    conn.receive_data(data)
-                    session.arrived.unpark_all()
-                    if not data:
-                        break
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                conn.receive_data(b"")  # a broken connection ends the session as EOF does
-                session.arrived.unpark_all()
-            session.hung_up = True
-            if session.running is not None:
-                session.running.cancel(CancelReason.CLIENT_DISCONNECT)
-
     async def _receive(self, session: _Connection) -> Any:
-        """The client's next message, once the reader has its bytes."""
+        """The client's next message, read by this task, or by the read-ahead task
+        while one runs."""
         while True:
             event = session.conn.next_event()
             if event is not pg.NEED_DATA:
                 return event
+            if session.reader is None:
+                await self._read(session)
+                continue
             session.waiting = True
             session.room.unpark_all()
             try:
@@ -457,11 +445,71 @@ class PostgresWireFrontend:
             finally:
                 session.waiting = False
 
+    async def _read(self, session: _Connection) -> None:
+        session.receiving = True
+        try:
+            data = await receive_some(session.stream, RECEIVE_BYTES, ready=not session.drained)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""  # a broken connection ends the session as EOF does
+        finally:
+            session.receiving = False
+        session.drained = len(data) < RECEIVE_BYTES
+        session.conn.receive_data(data)
+        if not data:
+            session.hung_up = True
+
     def _running(self, session: _Connection, handle: QueryHandle) -> None:
-        """`handle` is the session's query now; cancelled at once if the client is gone."""
+        """`handle` is the session's query now; cancelled at once if the client is gone,
+        and watched for a hang-up if it is still running after WATCH_AFTER_SECS."""
         session.running = handle
         if session.hung_up:
             handle.cancel(CancelReason.CLIENT_DISCONNECT)
+        elif session.reader is None:
+            watch = functools.partial(self._read_ahead_if_running, session, handle)
+            self._timers.call_at(trio.current_time() + WATCH_AFTER_SECS, watch)
+
+    def _read_ahead_if_running(self, session: _Connection, handle: QueryHandle) -> None:
+        if (
+            session.running is handle
+            and session.reader is None
+            and not session.receiving
+            and session.nursery is not None
+        ):
+            session.reader = trio.CancelScope()
+            session.nursery.start_soon(self._read_ahead, session, session.reader)
+
+    async def _read_ahead(self, session: _Connection, scope: trio.CancelScope) -> None:
+        """Read the client's socket while a long query runs: buffer what the client
+        pipelines, and cancel the query when the client hangs up. Ends after the first
+        read once no query runs; the session's task reads for itself from then on.
+        Reading stops at READ_AHEAD_BYTES of unread input unless the session waits
+        for the rest of a message, so a pipelining client is held back by its socket.
+        """
+        conn = session.conn
+        try:
+            with scope:
+                try:
+                    while True:
+                        while conn.buffered_bytes >= READ_AHEAD_BYTES and not session.waiting:
+                            await session.room.park()
+                        data = await receive_some(
+                            session.stream, RECEIVE_BYTES, ready=not session.drained
+                        )
+                        session.drained = len(data) < RECEIVE_BYTES
+                        conn.receive_data(data)
+                        session.arrived.unpark_all()
+                        if not data:
+                            break
+                        if session.running is None:
+                            return
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    conn.receive_data(b"")  # a broken connection ends the session as EOF does
+                    session.arrived.unpark_all()
+                session.hung_up = True
+                if session.running is not None:
+                    session.running.cancel(CancelReason.CLIENT_DISCONNECT)
+        finally:
+            session.reader = None
 
     async def _messages(self, session: _Connection) -> None:
         while True:
@@ -544,7 +592,7 @@ class PostgresWireFrontend:
     async def _query(
         self, session: _Connection, sql: str, pg_rows: bool = False
     ) -> AsyncIterator[Any]:
-        """Submit and run a query; the reader cancels it if the client hangs up.
+        """Submit and run a query; a hang-up cancels it (see `_running`).
 
         Catalog queries (pg_catalog, information_schema) are answered by the proxy.
         """
