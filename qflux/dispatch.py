@@ -6,16 +6,19 @@ cancel switch), then `async with dispatcher.run(handle) as result:` and iterate 
 result's batches inside the block. The cancel scope spans the queue wait, the engine
 call and the frontend's own streaming, so cancelling the handle (client cancel,
 disconnect, admin, timeout, shutdown) unwinds all of it and the engine cancels the
-backend query on the way out. Whatever happens, the record is finished in `finally`.
+backend query on the way out. Whatever happens, the record is finished on the way out.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -107,54 +110,16 @@ class Dispatcher:
         self.active[record.id] = handle
         return handle
 
-    @asynccontextmanager
-    async def run(
+    def run(
         self, handle: QueryHandle, on_queued: OnQueued | None = None
-    ) -> AsyncIterator[Result]:
-        """Run a submitted query; yield its Result for the frontend to stream.
+    ) -> AbstractAsyncContextManager[Result]:
+        """Run a submitted query; the context manager gives its Result for the frontend
+        to stream inside the block.
 
         Raises QueryError for every failure the client should see, including
         cancellation (code CANCELLED, message naming the reason).
         """
-        record = handle.record
-        started = time.perf_counter()
-        admitted_at: float | None = None
-        error: QueryError | None = None
-        try:
-            # Every log line written while this query runs (engines included) names it.
-            # Set and reset by token: structlog's bound_contextvars reads the whole
-            # context first, to restore keys this query does not have.
-            tokens = structlog.contextvars.bind_contextvars(query_id=record.id)
-            try:
-                with handle.cancel_scope:
-                    group, cluster = await self._place(handle, on_queued)
-                    try:
-                        admitted_at = time.perf_counter()
-                        record.queue_ms = (admitted_at - started) * 1000
-                        record.cluster = cluster.name
-                        record.engine = cluster.engine.engine_type
-                        record.status = QueryStatus.RUNNING
-                        sql = self._translate(handle, group, cluster)
-                        log.debug("query admitted", group=group.name, cluster=cluster.name)
-                        async with cluster.engine.execute(sql, handle.session) as result:
-                            yield _CountingResult(result, record)
-                    finally:
-                        group.release(cluster)
-            finally:
-                structlog.contextvars.reset_contextvars(**tokens)
-            if handle.cancel_scope.cancelled_caught:
-                reason = handle.cancel_reason or CancelReason.TIMEOUT
-                handle.cancel_reason = reason
-                raise QueryError(ErrorCode.CANCELLED, f"Query was cancelled ({reason})")
-        except QueryError as exc:
-            error = exc
-            raise
-        except Exception as exc:
-            log.exception("query failed unexpectedly", query_id=record.id)
-            error = QueryError(ErrorCode.INTERNAL, f"internal error: {exc!r}")
-            raise error from exc
-        finally:
-            self._finish(handle, started, admitted_at, error)
+        return _Running(self, handle, on_queued)
 
     async def _place(
         self, handle: QueryHandle, on_queued: OnQueued | None
@@ -238,6 +203,121 @@ class Dispatcher:
                 await next(iter(self.active.values())).done.wait()
             return True
         return False
+
+
+class _Running:
+    """`Dispatcher.run`'s context manager. A class rather than a generator: every query
+    of every frontend enters one, and a generator-based manager costs an async
+    generator, its hooks and four extra calls each time.
+
+    In order: bind the query id to log lines, enter the handle's cancel scope, route
+    and take a slot, translate, enter the engine's statement; leaving undoes it all in
+    reverse, whatever happened, then maps the outcome to a QueryError and finishes the
+    record.
+    """
+
+    def __init__(
+        self, dispatcher: Dispatcher, handle: QueryHandle, on_queued: OnQueued | None
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._handle = handle
+        self._on_queued = on_queued
+        self._started = 0.0
+        self._admitted_at: float | None = None
+        self._tokens: Mapping[str, contextvars.Token[Any]] = {}
+        self._slot: tuple[ClusterGroup, Cluster] | None = None
+        self._statement: AbstractAsyncContextManager[Result] | None = None
+
+    async def __aenter__(self) -> Result:
+        dispatcher, handle = self._dispatcher, self._handle
+        record = handle.record
+        self._started = time.perf_counter()
+        # Every log line written while this query runs (engines included) names it.
+        # Set and reset by token: structlog's bound_contextvars reads the whole
+        # context first, to restore keys this query does not have.
+        self._tokens = structlog.contextvars.bind_contextvars(query_id=record.id)
+        handle.cancel_scope.__enter__()
+        try:
+            group, cluster = self._slot = await dispatcher._place(handle, self._on_queued)
+            self._admitted_at = time.perf_counter()
+            record.queue_ms = (self._admitted_at - self._started) * 1000
+            record.cluster = cluster.name
+            record.engine = cluster.engine.engine_type
+            record.status = QueryStatus.RUNNING
+            sql = dispatcher._translate(handle, group, cluster)
+            log.debug("query admitted", group=group.name, cluster=cluster.name)
+            statement = cluster.engine.execute(sql, handle.session)
+            result = await statement.__aenter__()
+            self._statement = statement
+        except BaseException as exc:
+            raised = await self._leave(exc)
+            if raised is exc:
+                raise
+            if raised is None:  # only a cancel of its own scope is caught, and reported
+                raise AssertionError("a failed start was swallowed") from exc
+            raise raised from raised.__cause__  # an internal error names its cause
+        return _CountingResult(result, record)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        raised = await self._leave(exc)
+        if raised is None or raised is exc:
+            return raised is None and exc is not None  # swallowed, or on its way out
+        raise raised
+
+    async def _leave(self, exc: BaseException | None) -> BaseException | None:
+        """Undo what was entered, as nested `with` blocks would; the exception to raise
+        (a QueryError for what the client should see), or None."""
+        handle = self._handle
+        error: QueryError | None = None
+        try:
+            exc = await self._unwind(exc)
+            if exc is None and handle.cancel_scope.cancelled_caught:
+                reason = handle.cancel_reason or CancelReason.TIMEOUT
+                handle.cancel_reason = reason
+                exc = QueryError(ErrorCode.CANCELLED, f"Query was cancelled ({reason})")
+            if isinstance(exc, QueryError):
+                error = exc
+            elif isinstance(exc, Exception):
+                log.error("query failed unexpectedly", query_id=handle.record.id, exc_info=exc)
+                error = QueryError(ErrorCode.INTERNAL, f"internal error: {exc!r}")
+                error.__cause__ = exc
+                exc = error
+            return exc
+        finally:
+            self._dispatcher._finish(handle, self._started, self._admitted_at, error)
+
+    async def _unwind(self, exc: BaseException | None) -> BaseException | None:
+        try:
+            try:
+                if self._statement is not None:
+                    try:
+                        if await self._statement.__aexit__(*_exc_info(exc)):
+                            exc = None
+                    except BaseException as raised:
+                        exc = raised
+            finally:
+                if self._slot is not None:
+                    group, cluster = self._slot
+                    group.release(cluster)
+            try:
+                if self._handle.cancel_scope.__exit__(*_exc_info(exc)):
+                    exc = None  # the scope's own cancellation, caught
+            except BaseException as raised:
+                exc = raised
+        finally:
+            structlog.contextvars.reset_contextvars(**self._tokens)
+        return exc
+
+
+def _exc_info(
+    exc: BaseException | None,
+) -> tuple[type[BaseException] | None, BaseException | None, TracebackType | None]:
+    return (None, None, None) if exc is None else (type(exc), exc, exc.__traceback__)
 
 
 class FinishedLines:
