@@ -6,7 +6,7 @@ cancel switch), then `async with dispatcher.run(handle) as result:` and iterate 
 result's batches inside the block. The cancel scope spans the queue wait, the engine
 call and the frontend's own streaming, so cancelling the handle (client cancel,
 disconnect, admin, timeout, shutdown) unwinds all of it and the engine cancels the
-backend query on the way out. Whatever happens, the record is finished on the way out.
+backend query as it goes. Whatever happens, the record is finished on the way out.
 """
 
 from __future__ import annotations

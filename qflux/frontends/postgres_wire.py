@@ -19,7 +19,8 @@ import hmac
 import math
 import secrets
 import ssl
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -588,34 +589,14 @@ class PostgresWireFrontend:
         if _first_word(sql) in _SCHEMA_CHANGES:
             self.catalog.forget()  # the next \dt should see the change
 
-    @contextlib.asynccontextmanager
-    async def _query(
+    def _query(
         self, session: _Connection, sql: str, pg_rows: bool = False
-    ) -> AsyncIterator[Any]:
+    ) -> AbstractAsyncContextManager[Any]:
         """Submit and run a query; a hang-up cancels it (see `_running`).
 
         Catalog queries (pg_catalog, information_schema) are answered by the proxy.
         """
-        tree = catalog_tree(sql)
-        if tree is not None:
-            yield await self.catalog.answer(tree, session.session(), session.facts(sql))
-            return
-        handle = self.dispatcher.submit(session.session(pg_rows), sql)
-        nursery = session.nursery
-        assert nursery is not None
-
-        def queued(group: str, position: int) -> None:
-            notice = pg.notice(
-                "00000", f"query waits in cluster group '{group}' at queue position {position}"
-            )
-            nursery.start_soon(session.send_now, notice)
-
-        self._running(session, handle)
-        try:
-            async with self.dispatcher.run(handle, on_queued=queued) as result:
-                yield result
-        finally:
-            session.running = None
+        return _SessionQuery(self, session, sql, pg_rows)
 
     async def _stream(
         self,
@@ -990,6 +971,55 @@ class PostgresWireFrontend:
 
     async def _close_unnamed_portal(self, session: _Connection) -> None:
         await self._close_portal(session, "")
+
+
+class _SessionQuery:
+    """`PostgresWireFrontend._query`'s context manager; a class rather than a generator,
+    as every statement of every session enters one."""
+
+    def __init__(
+        self, frontend: PostgresWireFrontend, session: _Connection, sql: str, pg_rows: bool
+    ) -> None:
+        self._frontend = frontend
+        self._session = session
+        self._sql = sql
+        self._pg_rows = pg_rows
+        self._run: AbstractAsyncContextManager[Any] | None = None
+
+    async def __aenter__(self) -> Any:
+        frontend, session, sql = self._frontend, self._session, self._sql
+        tree = catalog_tree(sql)
+        if tree is not None:
+            return await frontend.catalog.answer(tree, session.session(), session.facts(sql))
+        handle = frontend.dispatcher.submit(session.session(self._pg_rows), sql)
+        frontend._running(session, handle)
+        self._run = frontend.dispatcher.run(handle, on_queued=self._queued)
+        try:
+            return await self._run.__aenter__()
+        except BaseException:
+            session.running = None
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        if self._run is None:
+            return None
+        try:
+            return await self._run.__aexit__(exc_type, exc, traceback)
+        finally:
+            self._session.running = None
+
+    def _queued(self, group: str, position: int) -> None:
+        session = self._session
+        if session.nursery is not None:
+            notice = pg.notice(
+                "00000", f"query waits in cluster group '{group}' at queue position {position}"
+            )
+            session.nursery.start_soon(session.send_now, notice)
 
 
 def _tls_context(config: PostgresWireConfig) -> ssl.SSLContext:

@@ -114,6 +114,7 @@ class TrinoQuery:
         update_type: str | None = None,
     ) -> None:
         self.handle = handle
+        self.id: str = handle.record.id  # read for every page and log line: no property
         self.slug = random_hex(8)  # unguessable: only the client knows its query's URIs
         self.base_uri = base_uri
         self.max_page_bytes = max_page_bytes
@@ -143,10 +144,6 @@ class TrinoQuery:
         self._send: trio.MemorySendChannel[pa.RecordBatch | TrinoRows] | None = None
         self._receive: trio.MemoryReceiveChannel[pa.RecordBatch | TrinoRows] | None = None
         self._started = time.time()
-
-    @property
-    def id(self) -> str:
-        return self.handle.id
 
     @property
     def finished(self) -> bool:
