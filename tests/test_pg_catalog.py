@@ -390,3 +390,24 @@ def test_invented_database_names_share_one_emulated_catalog(catalog_proxy):
             ).fetchall()
     built = catalog_proxy.call(lambda: list(catalog_proxy.server.postgres.catalog._built))
     assert len(built) == 1, built
+
+
+@pytest.mark.parametrize(
+    ("sql", "catalog"),
+    [
+        ("SELECT abalance FROM pgbench_accounts WHERE aid = 1", False),
+        ("SELECT relname FROM PG_CATALOG.PG_CLASS", True),
+        ("SELECT * FROM Information_Schema.tables", True),
+        ("SELECT 'x'::RegClass", True),
+        ("SELECT Version ( )", True),
+        ("SELECT Current_Schema()", True),
+        ("SELECT version_label FROM releases", False),
+        ("SELECT a::int FROM t", False),
+    ],
+)
+def test_only_catalog_queries_are_answered_by_the_proxy(sql, catalog):
+    """A cheap look at the text decides first; casing is no obstacle, and a query that
+    merely names similar words still goes to the engine."""
+    from qflux.frontends.pg_catalog import catalog_tree
+
+    assert (catalog_tree(sql) is not None) is catalog
