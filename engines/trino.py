@@ -22,7 +22,8 @@ import ssl
 import urllib.parse
 from base64 import b64encode
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -58,6 +59,7 @@ CONNECT_TIMEOUT_SECS = 10.0
 #: A page request may long-poll at the coordinator; this bounds a dead one.
 READ_TIMEOUT_SECS = 120.0
 MAX_CONNECTIONS = 64
+_NO_COLUMNS = pa.schema([])  # until the first page with columns (schemas are immutable)
 
 _ERROR_NAMES = {
     "SYNTAX_ERROR": ErrorCode.SYNTAX_ERROR,
@@ -219,31 +221,8 @@ class TrinoEngine(Engine):
             raise _query_error(error)
         return body
 
-    @asynccontextmanager
-    async def execute(self, sql: str, session: Session) -> AsyncIterator[Result]:
-        self._active += 1
-        result = _TrinoResult(self)
-        try:
-            # Shielded once sent: a cancel landing while the POST is in flight would
-            # leave the cluster running a query whose id never arrived, so nothing could
-            # DELETE it. The POST finishes (bounded by the read timeout; a coordinator
-            # answers it at once), then the cancel takes effect at the next checkpoint,
-            # after the id is kept, and the finally below deletes the query.
-            page = await self._request(
-                "POST",
-                self._statement_url,
-                content=sql.encode(),
-                headers=self._headers(session),
-                shield=True,
-            )
-            await result.start(page)
-            yield result
-        finally:
-            try:
-                if result.next_uri is not None:
-                    await self._cancel(result.next_uri)
-            finally:
-                self._active -= 1
+    def execute(self, sql: str, session: Session) -> AbstractAsyncContextManager[Result]:
+        return _TrinoStatement(self, sql, session)
 
     async def _cancel(self, next_uri: str) -> None:
         """DELETE the query at the coordinator, whatever cancelled us."""
@@ -294,6 +273,56 @@ class TrinoEngine(Engine):
             pool.close()
 
 
+class _TrinoStatement:
+    """`TrinoEngine.execute`'s context manager (a class: every query enters one).
+
+    The POST is shielded once sent: a cancel landing while it is in flight would leave
+    the cluster running a query whose id never arrived, so nothing could DELETE it.
+    The POST finishes (bounded by the read timeout; a coordinator answers it at once),
+    then the cancel takes effect at the next checkpoint, after the id is kept, and
+    leaving deletes the query if it has pages left.
+    """
+
+    def __init__(self, engine: TrinoEngine, sql: str, session: Session) -> None:
+        self._engine = engine
+        self._sql = sql
+        self._session = session
+        self._result: _TrinoResult | None = None
+
+    async def __aenter__(self) -> Result:
+        engine = self._engine
+        engine._active += 1
+        result = self._result = _TrinoResult(engine)
+        try:
+            page = await engine._request(
+                "POST",
+                engine._statement_url,
+                content=self._sql.encode(),
+                headers=engine._headers(self._session),
+                shield=True,
+            )
+            await result.start(page)
+        except BaseException:
+            await self._leave()
+            raise
+        return result
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        try:
+            if self._result is not None and self._result.next_uri is not None:
+                await self._engine._cancel(self._result.next_uri)
+        finally:
+            self._engine._active -= 1
+
+
 class _TrinoResult(Result):
     """Pages fetched as the frontend pulls them; `next_uri` is None once finished.
 
@@ -306,7 +335,7 @@ class _TrinoResult(Result):
         self._decoder: PageDecoder | None = None
         self._ahead: list[list[list[Any]]] = []  # pages of rows not yet handed on
         self.next_uri: str | None = None
-        self.schema = pa.schema([])
+        self.schema = _NO_COLUMNS
 
     async def start(self, page: dict[str, Any]) -> None:
         """Follow pages until the columns are known (the schema) or the query ends."""
@@ -325,16 +354,17 @@ class _TrinoResult(Result):
         if page.get("data"):
             self._ahead.append(page["data"])
 
-    async def _pages(self) -> AsyncIterator[list[list[Any]]]:
-        while True:
-            while self._ahead:
-                yield self._ahead.pop(0)
+    async def _next_rows(self) -> list[list[Any]] | None:
+        """The next page's rows, fetched when none is ahead; None once there are no more.
+        A coroutine, not a generator the iterators below would each wrap."""
+        while not self._ahead:
             if self.next_uri is None:
-                return
+                return None
             self._take(await self._engine._request("GET", self.next_uri))
+        return self._ahead.pop(0)
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:
-        async for rows in self._pages():
+        while (rows := await self._next_rows()) is not None:
             if self._decoder is None:
                 continue
             try:
@@ -346,7 +376,7 @@ class _TrinoResult(Result):
                 ) from exc
 
     async def trino_rows(self) -> AsyncIterator[TrinoRows]:
-        async for rows in self._pages():
+        while (rows := await self._next_rows()) is not None:
             yield TrinoRows(orjson.dumps(rows), len(rows))
 
 
