@@ -172,3 +172,21 @@ def latency_table(title: str, result: dict[str, Any]) -> list[str]:
             f"| {name} | {p['p50']:.3f} | {p['p95']:.3f} | {p['p99']:.3f} | {p['mean']:.3f} |"
         )
     return lines
+
+
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (Linux `/proc/stat`, all CPUs), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time the hypervisor gave to others between two readings (the
+    8th counter, "steal"): a run with much of it is a noisy run."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after) - sum(before)
+    return (after[7] - before[7]) / total if total > 0 else None

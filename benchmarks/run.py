@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import cpu_ticks, steal_share  # noqa: E402 - after the path fix
+
 RESULTS = ROOT / "benchmarks" / "results"
 
 #: In the order a full run goes through them.
@@ -55,9 +57,12 @@ def main() -> None:
     try:
         for name, module in modules.items():
             print(f"-- {name}", file=sys.stderr, flush=True)
-            started = time.perf_counter()
+            started, ticks = time.perf_counter(), cpu_ticks()
             results[name] = module.run(options)
             results[name]["seconds"] = round(time.perf_counter() - started, 1)
+            steal = steal_share(ticks, cpu_ticks())
+            if steal is not None:  # how noisy this machine was while the scenario ran
+                results[name]["cpu steal"] = round(steal, 4)
     finally:  # what ran is reported even when a later scenario fails
         if results:
             report_results(results, options, chosen)
@@ -105,7 +110,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines: list[str] = []
     for name, result in results.items():
         module = importlib.import_module(f"benchmarks.scenarios.{name}")
-        lines += [*module.markdown(result), ""]
+        lines += module.markdown(result)
+        if "cpu steal" in result:
+            lines.append(f"CPU time taken by the hypervisor meanwhile: {result['cpu steal']:.1%}")
+        lines.append("")
     return "\n".join(lines).rstrip()
 
 

@@ -58,3 +58,30 @@ def test_pgwire_table_states_duckdbs_own_time_for_the_statement() -> None:
     text = "\n".join(markdown(result))
     assert "DuckDB in process, the same statement: p50 0.500 ms, p99 0.900 ms" in text
     assert "at most 2,000 TPS" in text
+
+
+def test_steal_is_the_hypervisors_share_of_the_cpu_time_between_readings() -> None:
+    from benchmarks.harness import cpu_ticks, steal_share
+
+    before = [100, 0, 50, 800, 0, 0, 0, 50, 0, 0]
+    after = [200, 0, 100, 1500, 0, 0, 0, 150, 0, 0]  # 950 ticks, 100 of them stolen
+    assert steal_share(before, after) == pytest.approx(100 / 950)
+    assert steal_share(None, after) is None
+    assert steal_share(after, after) is None  # no time passed
+    ticks = cpu_ticks()
+    assert ticks is None or len(ticks) >= 8
+
+
+def test_trino_overhead_reports_what_a_request_costs_after_idling() -> None:
+    from benchmarks.scenarios.trino_overhead import markdown, parse_after_idle
+
+    parse = parse_after_idle(rounds=20)
+    assert parse["back to back"] > 0 and parse["after 1 ms idle"] > 0
+    result = {
+        "paths": {},
+        "added by the proxy path": {"p50": 0.4, "p95": 0.6, "p99": 0.9, "mean": 0.45},
+        "targets": {"p50 <= 0.30 ms": "missed"},
+        "request parse us": {"back to back": 21.0, "after 1 ms idle": 104.0},
+    }
+    text = "\n".join(markdown(result))
+    assert "21 µs back to back, 104 µs after 1 ms idle" in text
